@@ -1,0 +1,187 @@
+using System.Buffers.Binary;
+using RaftPS.Protocol;
+
+namespace RaftPS.Node.StateMachine;
+
+/// <summary>
+/// Snapshot format 1, little-endian, varints LEB128, strings UTF-8 with a varint length:
+/// <code>
+/// u32 magic "RPKV" | u8 format | varint appliedIndex | i64 logTimeMs
+/// varint keyCount,     per key (ascending ordinal):   string key | varint version | bytes value
+/// varint sessionCount, per session (ascending id):    varint clientId | varint lastSequence | i64 lastSeenMs
+///                      | u8 status | varint version | u8 itemKind (0 none, 1 = the key's current item: string key, varint version;
+///                      2 inline: string key, varint version, bytes value)
+/// u32 CRC-32C of everything before it
+/// </code>
+/// Keys and sessions are written in a fixed order, so equal states give equal bytes on every replica.
+/// A cached result whose item is still the key's current item refers to it instead of copying the value.
+/// </summary>
+public sealed partial class KvStateMachine
+{
+    public const uint SnapshotMagic = 0x564B_5052; // "RPKV" as little-endian bytes
+    public const byte SnapshotFormatVersion = 1;
+
+    private const byte ItemNone = 0, ItemCurrent = 1, ItemInline = 2;
+    private const int HeaderBytes = 4 + 1, TrailerBytes = 4;
+
+    /// <summary>The whole replicated state: keys with versions, sessions with their cached results, applied index and log time.</summary>
+    public byte[] TakeSnapshot()
+    {
+        var sessions = _sessions.Values.ToArray();
+        Array.Sort(sessions, static (a, b) => a.ClientId.CompareTo(b.ClientId));
+        var m = BinWriter.Measuring();
+        WriteSnapshot(ref m, sessions);
+        var buf = new byte[m.Position + TrailerBytes];
+        var w = BinWriter.Into(buf);
+        WriteSnapshot(ref w, sessions);
+        BinaryPrimitives.WriteUInt32LittleEndian(buf.AsSpan(w.Position), Crc32C.Compute(buf.AsSpan(0, w.Position)));
+        return buf;
+    }
+
+    private void WriteSnapshot(ref BinWriter w, Session[] sessions)
+    {
+        w.U32(SnapshotMagic);
+        w.U8(SnapshotFormatVersion);
+        w.VarU64(AppliedIndex);
+        w.I64(LogTimeMs);
+        w.VarU64((ulong)_keys.Count);
+        foreach (string key in _keys)
+        {
+            var item = _items[key];
+            w.Str(key);
+            w.VarU64(item.Version);
+            w.Bytes(item.Value);
+        }
+        w.VarU64((ulong)sessions.Length);
+        foreach (var s in sessions)
+        {
+            w.VarU64(s.ClientId);
+            w.VarU64(s.LastSequence);
+            w.I64(s.LastSeenMs);
+            var r = s.LastResult;
+            w.U8((byte)r.Status);
+            w.VarU64(r.Version);
+            var item = r.Item;
+            if (item is null)
+            {
+                w.U8(ItemNone);
+                continue;
+            }
+            // One write makes one item per (key, version), so equal version means it is the very same item.
+            bool current = _items.TryGetValue(item.Key, out var cur) && cur.Version == item.Version;
+            w.U8(current ? ItemCurrent : ItemInline);
+            w.Str(item.Key);
+            w.VarU64(item.Version);
+            if (!current)
+                w.Bytes(item.Value);
+        }
+    }
+
+    /// <summary>
+    /// Replaces all state with the snapshot's. The snapshot is fully checked (checksum, format, ordering, references)
+    /// before anything changes, so a rejected snapshot leaves the current state intact.
+    /// </summary>
+    /// <exception cref="KvSnapshotFormatException">The snapshot is damaged, truncated, of an unknown format or inconsistent.</exception>
+    public void Restore(ReadOnlySpan<byte> snapshot)
+    {
+        if (snapshot.Length < HeaderBytes + TrailerBytes)
+            throw new KvSnapshotFormatException($"snapshot too short ({snapshot.Length} bytes)");
+        var body = snapshot[..^TrailerBytes];
+        var r = new BinReader(body, snapshot: true);
+        uint magic = r.U32("magic");
+        if (magic != SnapshotMagic)
+            throw new KvSnapshotFormatException($"not a key-value snapshot (magic 0x{magic:X8})");
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(snapshot[^TrailerBytes..]);
+        uint actual = Crc32C.Compute(body);
+        if (stored != actual)
+            throw new KvSnapshotFormatException($"snapshot checksum mismatch (stored 0x{stored:X8}, computed 0x{actual:X8})");
+        byte format = r.U8("format");
+        if (format != SnapshotFormatVersion)
+            throw new KvSnapshotFormatException($"unknown snapshot format {format} (expected {SnapshotFormatVersion})");
+
+        ulong appliedIndex = r.VarU64("applied index");
+        long logTime = r.I64("log time");
+
+        // Minimum encoded sizes bound the counts, so a lying count cannot make us allocate more than the input justifies.
+        int keyCount = r.Length("key count", minBytesPerItem: 4);
+        var keys = new string[keyCount];
+        var items = new Dictionary<string, KvItem>(keyCount, StringComparer.Ordinal);
+        for (int i = 0; i < keyCount; i++)
+        {
+            var item = ReadItem(ref r, appliedIndex, withValue: true);
+            if (i > 0 && string.CompareOrdinal(keys[i - 1], item.Key) >= 0)
+                throw r.Fail($"key #{i} is not after the previous key in ordinal order");
+            keys[i] = item.Key;
+            items.Add(item.Key, item);
+        }
+
+        int sessionCount = r.Length("session count", minBytesPerItem: 13);
+        var sessions = new Dictionary<ulong, Session>(sessionCount);
+        var lru = new SortedSet<(long, ulong)>();
+        ulong previousClient = 0;
+        for (int i = 0; i < sessionCount; i++)
+        {
+            ulong clientId = r.VarU64("client id");
+            if (clientId <= previousClient)
+                throw r.Fail($"session #{i}: client id {clientId} is zero or not ascending");
+            previousClient = clientId;
+            ulong lastSequence = r.VarU64("last sequence");
+            if (lastSequence == 0)
+                throw r.Fail($"session {clientId}: last sequence is 0");
+            long lastSeen = r.I64("last seen");
+            if (lastSeen > logTime)
+                throw r.Fail($"session {clientId}: last seen {lastSeen} is after log time {logTime}");
+            byte status = r.U8("status");
+            if (!Enum.IsDefined((ReplyStatus)status))
+                throw r.Fail($"session {clientId}: unknown status {status}");
+            ulong version = r.VarU64("result version");
+            byte kind = r.U8("item kind");
+            KvItem? resultItem;
+            switch (kind)
+            {
+                case ItemNone:
+                    resultItem = null;
+                    break;
+                case ItemCurrent:
+                    var reference = ReadItem(ref r, appliedIndex, withValue: false);
+                    if (!items.TryGetValue(reference.Key, out resultItem) || resultItem.Version != reference.Version)
+                        throw r.Fail($"session {clientId}: result refers to a missing item version");
+                    break;
+                case ItemInline:
+                    resultItem = ReadItem(ref r, appliedIndex, withValue: true);
+                    break;
+                default:
+                    throw r.Fail($"session {clientId}: unknown item kind {kind}");
+            }
+            var session = new Session
+            {
+                ClientId = clientId,
+                LastSequence = lastSequence,
+                LastSeenMs = lastSeen,
+                LastResult = new KvResult(clientId, lastSequence, (ReplyStatus)status, version, resultItem),
+            };
+            sessions.Add(clientId, session);
+            lru.Add((lastSeen, clientId));
+        }
+        r.End();
+
+        // All checks passed: swap in the new state. Keys were verified ascending, so the index builds from them directly.
+        _items = items;
+        _keys = new SortedSet<string>(keys, StringComparer.Ordinal);
+        _sessions = sessions;
+        _lru = lru;
+        AppliedIndex = appliedIndex;
+        LogTimeMs = logTime;
+    }
+
+    private static KvItem ReadItem(ref BinReader r, ulong appliedIndex, bool withValue)
+    {
+        string key = r.Str("key");
+        if (key.Length == 0)
+            throw r.Fail("empty key");
+        ulong version = r.VarU64("version");
+        if (version == 0 || version > appliedIndex)
+            throw r.Fail($"key version {version} outside 1..{appliedIndex}");
+        return new KvItem(key, withValue ? r.Bytes("value") : [], version);
+    }
+}

@@ -1,0 +1,246 @@
+using System.Runtime.InteropServices;
+using RaftPS.Protocol;
+
+namespace RaftPS.Node.StateMachine;
+
+/// <summary>
+/// The replicated key-value store with exactly-once client sessions (Raft thesis §6.3).
+/// <para>
+/// Apply is a pure function of (state, index, command): it reads no clock, no local option and no hash order, so every
+/// replica that applies the same log reaches the same state and returns the same results. Session expiry runs on
+/// "log time", the largest leader timestamp seen in applied commands.
+/// </para>
+/// <para>Not thread-safe: the node's event loop owns it. Returned items share their byte arrays with the store; do not modify them.</para>
+/// </summary>
+public sealed partial class KvStateMachine
+{
+    public const long DefaultSessionTimeoutMs = 3_600_000;
+    public const int DefaultMaxSessions = 100_000;
+
+    private sealed class Session
+    {
+        public ulong ClientId;
+        public ulong LastSequence;
+        public long LastSeenMs;
+        public KvResult LastResult = null!;
+    }
+
+    // Dictionary for O(1) Get; a sorted index (ordinal) for prefix/wildcard List. Both share the key strings.
+    private Dictionary<string, KvItem> _items = new(StringComparer.Ordinal);
+    private SortedSet<string> _keys = new(StringComparer.Ordinal);
+    private Dictionary<ulong, Session> _sessions = [];
+    // Sessions ordered by (last seen in log time, client id): the eviction order, identical on every replica.
+    private SortedSet<(long LastSeenMs, ulong ClientId)> _lru = [];
+
+    public KvStateMachine() : this(DefaultSessionTimeoutMs, DefaultMaxSessions) { }
+
+    /// <param name="sessionTimeoutMs">Sessions idle longer than this (in log time) are expired. Replicated configuration: same on all replicas.</param>
+    /// <param name="maxSessions">At most this many sessions are kept; the least recently used go first. Same on all replicas.</param>
+    public KvStateMachine(long sessionTimeoutMs, int maxSessions)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sessionTimeoutMs);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSessions);
+        SessionTimeoutMs = sessionTimeoutMs;
+        MaxSessions = maxSessions;
+    }
+
+    public long SessionTimeoutMs { get; }
+    public int MaxSessions { get; }
+
+    /// <summary>Index of the last log entry applied (command or no-op).</summary>
+    public ulong AppliedIndex { get; private set; }
+
+    /// <summary>The largest command timestamp applied so far: the clock that session expiry runs on.</summary>
+    public long LogTimeMs { get; private set; }
+
+    /// <summary>Number of keys.</summary>
+    public int Count => _items.Count;
+
+    public int SessionCount => _sessions.Count;
+
+    /// <summary>
+    /// Applies the committed command at <paramref name="index"/>, which must be <see cref="AppliedIndex"/> + 1: a gap or
+    /// a replay means the caller lost or repeated an entry, and continuing would silently diverge from the other replicas.
+    /// Malformed commands are answered with BadRequest, never an exception, because every replica must agree on them.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The index is not the next one.</exception>
+    public KvResult Apply(ulong index, KvCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        CheckNext(index);
+        AppliedIndex = index;
+        if (command.TimestampMs > LogTimeMs)
+            LogTimeMs = command.TimestampMs;
+        ExpireIdleSessions();
+
+        // A write without a session cannot be deduplicated; the validator rejects it before proposing.
+        if (command.ClientId == 0 || command.Sequence == 0)
+            return Reject(command, ReplyStatus.BadRequest);
+
+        if (_sessions.TryGetValue(command.ClientId, out var session))
+        {
+            if (command.Sequence == session.LastSequence)
+            {
+                // A retry of the request already applied: answer as before, apply nothing (thesis §6.3).
+                Touch(session);
+                return session.LastResult;
+            }
+            if (command.Sequence < session.LastSequence)
+                return Reject(command, ReplyStatus.BadRequest); // a stale duplicate the client already got an answer for
+        }
+        else
+        {
+            // Without a session, only a lane's first request may start one; a later sequence means its session
+            // expired and an earlier request may or may not have been applied, which only the client can resolve.
+            if (command.Sequence > 1)
+                return Reject(command, ReplyStatus.SessionExpired);
+            EvictForCapacity();
+            session = new Session { ClientId = command.ClientId, LastSeenMs = LogTimeMs };
+            _sessions.Add(session.ClientId, session);
+            _lru.Add((session.LastSeenMs, session.ClientId));
+        }
+
+        var result = Execute(index, command);
+        session.LastSequence = command.Sequence;
+        session.LastResult = result;
+        Touch(session);
+        return result;
+    }
+
+    /// <summary>Advances <see cref="AppliedIndex"/> over an entry that carries no command (a leader's no-op, a configuration change).</summary>
+    /// <exception cref="InvalidOperationException">The index is not the next one.</exception>
+    public void ApplyNoop(ulong index)
+    {
+        CheckNext(index);
+        AppliedIndex = index;
+    }
+
+    public KvItem? Get(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return _items.GetValueOrDefault(key);
+    }
+
+    /// <summary>
+    /// Keys matching <paramref name="pattern"/> (see <see cref="KeyPattern"/>) in ordinal key order, at most
+    /// <paramref name="limit"/> of them (0 = no limit). The result is a snapshot list, safe to hold while applying.
+    /// </summary>
+    public IEnumerable<KvItem> List(string pattern, int limit)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        var result = new List<KvItem>(limit is > 0 and <= 1024 ? limit : 16);
+        if (_keys.Count == 0)
+            return result;
+        bool glob = KeyPattern.IsWildcard(pattern);
+        string prefix = KeyPattern.LiteralPrefix(pattern);
+        // Keys sharing a prefix are contiguous in ordinal order: start at the prefix and stop at the first key without it.
+        IEnumerable<string> range;
+        if (prefix.Length == 0)
+            range = _keys;
+        else if (string.CompareOrdinal(prefix, _keys.Max) > 0)
+            return result;
+        else
+            range = _keys.GetViewBetween(prefix, _keys.Max!);
+        foreach (string key in range)
+        {
+            if (!key.StartsWith(prefix, StringComparison.Ordinal))
+                break;
+            if (glob && !KeyPattern.GlobMatch(pattern, key))
+                continue;
+            result.Add(_items[key]);
+            if (result.Count == limit)
+                break;
+        }
+        return result;
+    }
+
+    /// <summary>The session of <paramref name="clientId"/>, or null if it has none (never had one, or it expired).</summary>
+    public KvSessionInfo? GetSession(ulong clientId) =>
+        _sessions.TryGetValue(clientId, out var s) ? new KvSessionInfo(s.ClientId, s.LastSequence, s.LastSeenMs, s.LastResult) : null;
+
+    private void CheckNext(ulong index)
+    {
+        if (index != AppliedIndex + 1)
+            throw new InvalidOperationException(
+                $"apply out of order: got index {index}, expected {AppliedIndex + 1} (applied index {AppliedIndex})");
+    }
+
+    private static KvResult Reject(KvCommand c, ReplyStatus status) => new(c.ClientId, c.Sequence, status, 0, null);
+
+    private KvResult Execute(ulong index, KvCommand c)
+    {
+        if (c.Key is null || c.Key.Length == 0 || !Utf16.IsWellFormed(c.Key))
+            return Reject(c, ReplyStatus.BadRequest);
+        switch (c.Op)
+        {
+            case ClientOp.Put:
+                return c.Value is null ? Reject(c, ReplyStatus.BadRequest) : Write(index, c, c.Value);
+
+            case ClientOp.Delete:
+                if (!_items.Remove(c.Key))
+                    return new KvResult(c.ClientId, c.Sequence, ReplyStatus.KeyNotFound, 0, null);
+                _keys.Remove(c.Key);
+                return new KvResult(c.ClientId, c.Sequence, ReplyStatus.Ok, index, null);
+
+            case ClientOp.CompareAndSet:
+                if (c.Value is null || (c.ExpectedVersion is null && c.ExpectedValue is null))
+                    return Reject(c, ReplyStatus.BadRequest);
+                var current = _items.GetValueOrDefault(c.Key);
+                ulong currentVersion = current?.Version ?? 0;
+                bool versionOk = c.ExpectedVersion is not ulong ev || ev == currentVersion;
+                bool valueOk = c.ExpectedValue is null || (current is not null && current.Value.AsSpan().SequenceEqual(c.ExpectedValue));
+                return versionOk && valueOk
+                    ? Write(index, c, c.Value)
+                    : new KvResult(c.ClientId, c.Sequence, ReplyStatus.VersionMismatch, currentVersion, null);
+
+            default: // reads and unknown ops are never proposed
+                return Reject(c, ReplyStatus.BadRequest);
+        }
+    }
+
+    private KvResult Write(ulong index, KvCommand c, byte[] value)
+    {
+        // Copy: the store must not change if whoever built the command reuses its buffer.
+        var item = new KvItem(c.Key, (byte[])value.Clone(), index);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_items, c.Key, out bool exists);
+        slot = item;
+        if (!exists)
+            _keys.Add(c.Key);
+        return new KvResult(c.ClientId, c.Sequence, ReplyStatus.Ok, index, item);
+    }
+
+    private void Touch(Session s)
+    {
+        if (s.LastSeenMs == LogTimeMs)
+            return;
+        _lru.Remove((s.LastSeenMs, s.ClientId));
+        s.LastSeenMs = LogTimeMs;
+        _lru.Add((s.LastSeenMs, s.ClientId));
+    }
+
+    private void ExpireIdleSessions()
+    {
+        // Idle means LogTime - LastSeen > timeout; LastSeen <= LogTime always, so no overflow.
+        while (_lru.Count > 0)
+        {
+            var oldest = _lru.Min;
+            if (LogTimeMs - oldest.LastSeenMs <= SessionTimeoutMs)
+                break;
+            RemoveSession(oldest);
+        }
+    }
+
+    private void EvictForCapacity()
+    {
+        // Make room before adding, so the session being created is never the one evicted.
+        while (_sessions.Count >= MaxSessions)
+            RemoveSession(_lru.Min);
+    }
+
+    private void RemoveSession((long LastSeenMs, ulong ClientId) entry)
+    {
+        _lru.Remove(entry);
+        _sessions.Remove(entry.ClientId);
+    }
+}
