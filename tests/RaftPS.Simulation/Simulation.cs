@@ -1,0 +1,578 @@
+using RaftPS.Consensus;
+using RaftPS.Simulation.Linearizability;
+
+namespace RaftPS.Simulation;
+
+/// <summary>Deliberate rule-breaking in the driver, to prove the checks have teeth.</summary>
+public enum SimMutation
+{
+    None,
+    /// <summary>Send messages before the hard state (vote) is durable, and sometimes crash in between (breaks paper Fig. 2).</summary>
+    SendBeforePersist,
+}
+
+public sealed record SimOptions
+{
+    public int Nodes { get; init; } = 3;
+    public int Seed { get; init; } = 1;
+    /// <summary>Ticks with faults, then ticks with a healed network in which liveness must be reached.</summary>
+    public int FaultTicks { get; init; } = 400;
+    public int HealTicks { get; init; } = 250;
+    /// <summary>After healing, every client must finish its operation and the cluster converge within this many ticks.</summary>
+    public int LivenessTicks { get; init; } = 200;
+    public int Clients { get; init; } = 4;
+    public int Keys { get; init; } = 5;
+    public SimMutation Mutation { get; init; }
+    public int TraceLines { get; init; } = 40;
+}
+
+public sealed class SimResult
+{
+    public int Seed { get; init; }
+    public int Nodes { get; init; }
+    public long Steps { get; set; }
+    public int Operations { get; set; }
+    public int Elections { get; set; }
+    public int Crashes { get; set; }
+    public int SnapshotsSent { get; set; }
+    public bool LinearizabilityTimedOut { get; set; }
+    public List<string> Violations { get; } = new();
+    public List<string> Trace { get; } = new();
+    public bool Ok => Violations.Count == 0;
+}
+
+/// <summary>
+/// One seeded run: N replicas of the real consensus core on a simulated network and simulated disks, with clients issuing
+/// put/get/delete. Every random choice comes from one seed, so a failing seed replays exactly. Safety properties (paper
+/// Fig. 3) are checked after every step; linearizability of the client history and liveness at the end.
+/// </summary>
+public sealed class Simulation
+{
+    private const int TickUnits = 10;     // simulated time units per tick
+    private const int ElectionTicks = 10;
+    private const int SnapshotEvery = 40; // applied entries between snapshots
+    private const int KeepAfterCompact = 8;
+
+    private readonly SimOptions _o;
+    private readonly Random _rng;
+    private readonly SimResult _result;
+    private readonly PriorityQueue<Action, (long Time, long Seq)> _events = new();
+    private readonly SimNode[] _nodes;
+    private readonly SimClient[] _clients;
+    private readonly Invariants _inv;
+    private readonly Queue<string> _trace = new();
+    private readonly List<KvOperation> _history = new();
+    private long _now;
+    private long _seq;
+    private bool _stop;
+
+    // network faults
+    private double _dropRate, _dupRate;
+    private int _maxDelay;
+    private readonly HashSet<(ulong From, ulong To)> _cut = new();
+    private bool _healed;
+    private long _healStart;
+    private long _readCtx;
+
+    public Simulation(SimOptions options)
+    {
+        _o = options;
+        _rng = new Random(options.Seed);
+        _result = new SimResult { Seed = options.Seed, Nodes = options.Nodes };
+        _inv = new Invariants(_result.Violations);
+        var bootstrap = ConfState.Of(Enumerable.Range(1, options.Nodes).Select(i => (ulong)i).ToArray());
+        _nodes = Enumerable.Range(1, options.Nodes).Select(i => new SimNode((ulong)i, bootstrap)).ToArray();
+        _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
+    }
+
+    public static SimResult Run(SimOptions options) => new Simulation(options).Run();
+
+    public SimResult Run()
+    {
+        _dropRate = _rng.NextDouble() * 0.2;
+        _dupRate = _rng.NextDouble() * 0.1;
+        _maxDelay = 2 + _rng.Next(25);
+        Trace($"seed {_o.Seed} nodes {_o.Nodes} drop {_dropRate:F2} dup {_dupRate:F2} delay<= {_maxDelay}");
+        foreach (var n in _nodes)
+        {
+            Start(n);
+            var phase = _rng.Next(TickUnits);
+            Schedule(phase, () => TickLoop(n));
+        }
+        foreach (var c in _clients) Schedule(_rng.Next(5 * TickUnits), () => ClientNext(c));
+        Schedule(0, FaultLoop);
+        var faultEnd = (long)_o.FaultTicks * TickUnits;
+        _healStart = faultEnd;
+        Schedule(faultEnd, Heal);
+        Schedule(faultEnd + (long)_o.LivenessTicks * TickUnits, CheckLiveness);
+        var end = faultEnd + (long)_o.HealTicks * TickUnits;
+
+        try
+        {
+            while (!_stop && _events.TryDequeue(out var action, out var when))
+            {
+                if (when.Time > end) break;
+                _now = when.Time;
+                action();
+                _result.Steps++;
+                _inv.CheckStep(_nodes);
+                if (_result.Violations.Count > 0) break;
+            }
+            if (_result.Violations.Count == 0) CheckHistory();
+        }
+        catch (RaftInvariantException ex)
+        {
+            _result.Violations.Add($"core invariant broken at t={_now}: {ex.Message}");
+        }
+        _result.Operations = _history.Count;
+        _result.Trace.AddRange(_trace);
+        return _result;
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    private void Schedule(long delay, Action a) => _events.Enqueue(a, (_now + delay, _seq++));
+
+    private void Trace(string line)
+    {
+        _trace.Enqueue($"[{_now,6}] {line}");
+        while (_trace.Count > _o.TraceLines) _trace.Dequeue();
+    }
+
+    private RaftOptions OptionsFor(SimNode n) => new()
+    {
+        Id = n.Id,
+        ElectionTicks = ElectionTicks,
+        HeartbeatTicks = 2,
+        MaxInflightMessages = 4,
+        MaxSizePerMessage = 512,
+        // Derive each incarnation's randomness from the one seed so replays are exact.
+        Random = new SeededRandom(_rng.Next()),
+    };
+
+    private void Start(SimNode n)
+    {
+        var disk = n.Disk;
+        n.Raft = new Raft(OptionsFor(n), new RecoveredLog(disk.HardState, disk.Snapshot, disk.Entries.ToList()), n.Bootstrap);
+        n.Kv = disk.Snapshot is { } s ? SimKv.Deserialize(s.Data) : new SimKv();
+        n.Up = true;
+        n.Incarnation++;
+        n.WaitingWrites.Clear();
+        n.WaitingReads.Clear();
+        n.ReadyReads.Clear();
+        _inv.OnRestart(n);
+        Trace($"n{n.Id} start (term {disk.HardState.Term} vote {disk.HardState.Vote} commit {disk.HardState.Commit} entries {disk.Entries.Count} snap {disk.Snapshot?.Index ?? 0})");
+        Process(n);
+    }
+
+    private void Crash(SimNode n, string why)
+    {
+        if (!n.Up) return;
+        n.Up = false;
+        n.Raft = null;
+        _result.Crashes++;
+        Trace($"n{n.Id} crash ({why})");
+    }
+
+    private void TickLoop(SimNode n)
+    {
+        Schedule(TickUnits, () => TickLoop(n));
+        if (!n.Up) return;
+        if (_now < n.StalledUntil) return; // a paused node does not notice time passing either
+        n.Raft!.Tick();
+        Process(n);
+    }
+
+    // ------------------------------------------------------------------ network
+
+    private bool Linked(ulong from, ulong to) => !_cut.Contains((from, to));
+
+    private void SendPeer(Message m)
+    {
+        if (!Linked(m.From, m.To)) return;
+        if (!_healed && _rng.NextDouble() < _dropRate) return;
+        int copies = !_healed && _rng.NextDouble() < _dupRate ? 2 : 1;
+        for (int i = 0; i < copies; i++)
+        {
+            var delay = 1 + _rng.Next(_healed ? 3 : _maxDelay);
+            Schedule(delay, () => DeliverPeer(m));
+        }
+    }
+
+    private void DeliverPeer(Message m)
+    {
+        var n = _nodes[m.To - 1];
+        if (!n.Up) return;
+        if (_now < n.StalledUntil)
+        {
+            Schedule(n.StalledUntil - _now, () => DeliverPeer(m));
+            return;
+        }
+        n.Raft!.Step(m);
+        Process(n);
+    }
+
+    /// <summary>Client ↔ node datagrams: lossy and delayed like peer traffic, but not partitioned.</summary>
+    private void SendClientLink(Action deliver)
+    {
+        if (!_healed && _rng.NextDouble() < _dropRate) return;
+        Schedule(1 + _rng.Next(_healed ? 3 : _maxDelay), deliver);
+    }
+
+    // ------------------------------------------------------------------ the node driver (what RaftPS.Node does for real)
+
+    private void Process(SimNode n)
+    {
+        for (int guard = 0; n.Up && n.Raft!.HasReady(); guard++)
+        {
+            if (guard > 1000) throw new RaftInvariantException($"n{n.Id}: Ready never drains");
+            var raft = n.Raft!;
+            var rd = raft.GetReady();
+            var role = raft.Role;
+            if (rd.Messages.Any(m => m.Type is MessageType.Vote or MessageType.PreVote)) _result.Elections++;
+
+            if (_o.Mutation == SimMutation.SendBeforePersist)
+            {
+                // Broken driver: replies leave before the vote/entries are durable, then a crash loses them.
+                foreach (var m in rd.Messages) SendPeer(m);
+                if (rd.MustSync && _rng.NextDouble() < 0.3)
+                {
+                    Crash(n, "mutation: crash after send, before persist");
+                    return;
+                }
+                Persist(n, rd, rd.Entries.Count + 2);
+            }
+            else
+            {
+                if (rd.MustSync && n.CrashOnNextWrite)
+                {
+                    // Crash between write and fsync: only a prefix of this batch's records reaches the disk, and
+                    // nothing that depended on it was sent or acknowledged.
+                    n.CrashOnNextWrite = false;
+                    Persist(n, rd, _rng.Next(rd.Entries.Count + 2));
+                    Crash(n, "torn write before fsync");
+                    return;
+                }
+                Persist(n, rd, rd.Entries.Count + 2);
+                _inv.OnPersisted(n, rd.Entries);
+                foreach (var m in rd.Messages)
+                {
+                    if (m.Type == MessageType.InstallSnapshot) _result.SnapshotsSent++;
+                    SendPeer(m);
+                }
+            }
+
+            if (rd.Snapshot is { } snap)
+            {
+                n.Kv = SimKv.Deserialize(snap.Data);
+                _inv.OnSnapshotInstalled(n, snap);
+                Trace($"n{n.Id} installed snapshot {snap.Index}@{snap.Term}");
+            }
+            foreach (var e in rd.CommittedEntries) Apply(n, e);
+            n.ReadyReads.AddRange(rd.ReadStates);
+            raft.Advance(rd);
+            ServeReads(n);
+            if (role != raft.Role || rd.HardState is { } h && h.Term != n.LastTracedTerm)
+            {
+                n.LastTracedTerm = raft.Term;
+                Trace($"n{n.Id} {raft.Role} term {raft.Term} lead {raft.Lead} last {raft.Log.LastIndex} commit {raft.Log.Committed}");
+            }
+            MaybeCompact(n);
+        }
+    }
+
+    /// <summary>Makes a Ready durable: snapshot, then entries (overwriting from their first index), then hard state; a torn
+    /// write keeps only the first <paramref name="records"/> records.</summary>
+    private static void Persist(SimNode n, Ready rd, int records)
+    {
+        var disk = n.Disk;
+        int written = 0;
+        if (rd.Snapshot is { } s)
+        {
+            if (written++ >= records) return;
+            disk.Snapshot = s;
+            disk.Entries.Clear();
+        }
+        foreach (var e in rd.Entries)
+        {
+            if (written++ >= records) return;
+            var at = disk.Entries.FindIndex(x => x.Index >= e.Index);
+            if (at >= 0) disk.Entries.RemoveRange(at, disk.Entries.Count - at);
+            disk.Entries.Add(e);
+        }
+        if (rd.HardState is { } hs)
+        {
+            if (written >= records) return;
+            disk.HardState = hs;
+        }
+    }
+
+    private void Apply(SimNode n, Entry e)
+    {
+        _inv.OnApplied(n, e);
+        if (e.Type != EntryType.Normal)
+        {
+            n.Kv.Skip(e.Index);
+            return;
+        }
+        var cmd = SimCommand.Decode(e.Data);
+        n.Kv.Apply(e.Index, cmd);
+        if (n.WaitingWrites.Remove((cmd.Client, cmd.OpId), out var client))
+        {
+            var opId = cmd.OpId;
+            SendClientLink(() => OnReply(client, opId, ok: true, value: null, hint: 0));
+        }
+    }
+
+    private void ServeReads(SimNode n)
+    {
+        // A read is served once the state machine has applied up to the read index (thesis §6.4 step 4).
+        for (int i = 0; i < n.ReadyReads.Count;)
+        {
+            var rs = n.ReadyReads[i];
+            if (rs.Index > n.Kv.Applied) { i++; continue; }
+            n.ReadyReads.RemoveAt(i);
+            var key = Convert.ToHexString(rs.Context);
+            if (!n.WaitingReads.Remove(key, out var reads)) continue;
+            foreach (var (client, opId, k) in reads)
+            {
+                var value = n.Kv.Get(k);
+                SendClientLink(() => OnReply(client, opId, ok: true, value: value, hint: 0));
+            }
+        }
+    }
+
+    private void MaybeCompact(SimNode n)
+    {
+        var raft = n.Raft!;
+        var applied = n.Kv.Applied;
+        if (applied < raft.Log.SnapshotIndex + SnapshotEvery || applied != raft.Log.Applied) return;
+        var snap = new Snapshot(new SnapshotMetadata(applied, raft.Log.Term(applied)!.Value, raft.ConfStateAt(applied)), n.Kv.Serialize());
+        // Persist the snapshot first (atomically, like the real node), then drop the covered log prefix.
+        n.Disk.Snapshot = snap;
+        var compactTo = applied - KeepAfterCompact;
+        n.Disk.Entries.RemoveAll(e => e.Index <= compactTo);
+        raft.Compact(snap, compactTo);
+    }
+
+    // ------------------------------------------------------------------ clients
+
+    private void ClientNext(SimClient c)
+    {
+        if (_stop) return;
+        if (_healed && _now > _healStart + (long)_o.LivenessTicks * TickUnits / 2) return; // let the cluster settle
+        var kind = _rng.Next(10) switch { < 4 => KvOpKind.Put, < 8 => KvOpKind.Get, _ => KvOpKind.Delete };
+        var key = "k" + _rng.Next(_o.Keys);
+        c.OpId++;
+        c.Current = new PendingOp(c.OpId, kind, key, kind == KvOpKind.Put ? $"v{c.Id}.{c.OpId}" : null, _now);
+        c.Deadline = _now + 150 * TickUnits;
+        c.Target = _rng.Next(_nodes.Length);
+        ClientSend(c);
+    }
+
+    private void ClientSend(SimClient c)
+    {
+        var op = c.Current!;
+        var node = _nodes[c.Target];
+        var attempt = ++c.Attempt;
+        SendClientLink(() => OnRequest(node, c, op));
+        // Retry elsewhere if no answer in time.
+        Schedule(4 * TickUnits + _rng.Next(2 * TickUnits), () =>
+        {
+            if (c.Current != op || c.Attempt != attempt) return;
+            if (_now >= c.Deadline && !_healed)
+            {
+                GiveUp(c);
+                return;
+            }
+            c.Target = _rng.Next(_nodes.Length);
+            ClientSend(c);
+        });
+    }
+
+    private void GiveUp(SimClient c)
+    {
+        var op = c.Current!;
+        // A write that timed out may still take effect later: its outcome is unknown, not failed.
+        if (op.Kind != KvOpKind.Get)
+            _history.Add(new KvOperation(c.Id, op.Kind, op.Key, op.Value, null, op.Call, long.MaxValue, false));
+        c.Current = null;
+        Schedule(1 + _rng.Next(TickUnits), () => ClientNext(c));
+    }
+
+    private void OnRequest(SimNode n, SimClient c, PendingOp op)
+    {
+        if (!n.Up || _now < n.StalledUntil) return; // lost (a stalled node drops client traffic here; the client retries)
+        var raft = n.Raft!;
+        bool accepted;
+        if (op.Kind == KvOpKind.Get)
+        {
+            var ctx = BitConverter.GetBytes(++_readCtx);
+            accepted = raft.ReadIndex(ctx);
+            if (accepted) n.WaitingReads[Convert.ToHexString(ctx)] = [(c, op.OpId, op.Key)];
+        }
+        else
+        {
+            accepted = raft.Propose(new SimCommand(c.Id, op.OpId, op.Kind, op.Key, op.Value).Encode()) != 0;
+            if (accepted) n.WaitingWrites[(c.Id, op.OpId)] = c;
+        }
+        if (!accepted)
+        {
+            var hint = raft.Lead;
+            SendClientLink(() => OnReply(c, op.OpId, ok: false, value: null, hint: hint));
+        }
+        Process(n);
+    }
+
+    private void OnReply(SimClient c, long opId, bool ok, string? value, ulong hint)
+    {
+        var op = c.Current;
+        if (op is null || op.OpId != opId) return; // late reply for an op already finished
+        if (!ok)
+        {
+            c.Target = hint != 0 ? (int)hint - 1 : _rng.Next(_nodes.Length);
+            Schedule(1 + _rng.Next(TickUnits), () => { if (c.Current == op) ClientSend(c); });
+            return;
+        }
+        _history.Add(new KvOperation(c.Id, op.Kind, op.Key, op.Value, op.Kind == KvOpKind.Get ? value : null, op.Call, _now, true));
+        c.Current = null;
+        Schedule(_rng.Next(3 * TickUnits), () => ClientNext(c));
+    }
+
+    // ------------------------------------------------------------------ faults
+
+    private void FaultLoop()
+    {
+        if (_healed) return;
+        Schedule(5 * TickUnits, FaultLoop);
+        double r = _rng.NextDouble();
+        var n = _nodes[_rng.Next(_nodes.Length)];
+        if (r < 0.04) Crash(n, "kill");
+        else if (r < 0.06) n.CrashOnNextWrite = true;
+        else if (r < 0.20)
+        {
+            var down = _nodes.Where(x => !x.Up).ToArray();
+            if (down.Length > 0) Start(down[_rng.Next(down.Length)]);
+        }
+        else if (r < 0.26) Repartition();
+        else if (r < 0.29)
+        {
+            n.StalledUntil = _now + _rng.Next(2, 30) * TickUnits;
+            Trace($"n{n.Id} stalled (slow disk) until {n.StalledUntil}");
+        }
+    }
+
+    private void Repartition()
+    {
+        _cut.Clear();
+        var ids = _nodes.Select(x => x.Id).ToArray();
+        switch (_rng.Next(4))
+        {
+            case 0:
+                Trace("network healed");
+                break;
+            case 1:
+            {
+                var lone = ids[_rng.Next(ids.Length)];
+                foreach (var o in ids.Where(x => x != lone)) { _cut.Add((lone, o)); _cut.Add((o, lone)); }
+                Trace($"n{lone} isolated");
+                break;
+            }
+            case 2:
+            {
+                var side = ids.Where(_ => _rng.Next(2) == 0).ToHashSet();
+                foreach (var a in side) foreach (var b in ids.Where(x => !side.Contains(x))) { _cut.Add((a, b)); _cut.Add((b, a)); }
+                Trace($"split {{{string.Join(",", side)}}} | rest");
+                break;
+            }
+            default:
+            {
+                var a = ids[_rng.Next(ids.Length)];
+                var b = ids[_rng.Next(ids.Length)];
+                if (a != b) _cut.Add((a, b));
+                Trace($"one-way cut n{a} -/-> n{b}");
+                break;
+            }
+        }
+    }
+
+    private void Heal()
+    {
+        _healed = true;
+        _cut.Clear();
+        foreach (var n in _nodes)
+        {
+            n.StalledUntil = 0;
+            n.CrashOnNextWrite = false;
+        }
+        Trace("faults stop: network healed, crashed nodes restart");
+        foreach (var n in _nodes.Where(x => !x.Up)) Start(n);
+        // Pending operations must now finish within the liveness bound.
+        foreach (var c in _clients) c.Deadline = long.MaxValue;
+    }
+
+    private void CheckLiveness()
+    {
+        var leaders = _nodes.Where(n => n.Up && n.Raft!.Role == Role.Leader).ToArray();
+        var maxTerm = _nodes.Max(n => n.Raft!.Term);
+        if (!leaders.Any(l => l.Raft!.Term == maxTerm))
+            _result.Violations.Add($"liveness: no leader of term {maxTerm} {_o.LivenessTicks} ticks after faults stopped");
+        foreach (var c in _clients.Where(c => c.Current is not null && c.Current.Call < _now - 20 * TickUnits))
+            _result.Violations.Add($"liveness: client {c.Id} op {c.Current!.OpId} ({c.Current.Kind} {c.Current.Key}) still pending {_o.LivenessTicks} ticks after faults stopped");
+        Schedule((long)(_o.HealTicks - _o.LivenessTicks) * TickUnits - 1, CheckConvergence);
+    }
+
+    private void CheckConvergence()
+    {
+        var states = _nodes.Select(n => (n.Id, n.Kv.Applied, Fp: n.Kv.Fingerprint())).ToArray();
+        if (states.Select(s => s.Fp).Distinct().Count() > 1)
+            _result.Violations.Add("liveness: replicas did not converge after healing: " +
+                                   string.Join(", ", states.Select(s => $"n{s.Id} applied {s.Applied}")));
+        _stop = true;
+    }
+
+    private void CheckHistory()
+    {
+        var r = LinearizabilityChecker.Check(_history, TimeSpan.FromSeconds(10));
+        if (r.TimedOut) _result.LinearizabilityTimedOut = true;
+        else if (!r.IsLinearizable) _result.Violations.Add($"linearizability: {r.Explanation}");
+    }
+
+    // ------------------------------------------------------------------ state
+
+    internal sealed class SimDisk
+    {
+        public HardState HardState;
+        public Snapshot? Snapshot;
+        public List<Entry> Entries { get; } = new();
+    }
+
+    internal sealed class SimNode(ulong id, ConfState bootstrap)
+    {
+        public ulong Id { get; } = id;
+        public ConfState Bootstrap { get; } = bootstrap;
+        public Raft? Raft;
+        public SimKv Kv = new();
+        public SimDisk Disk { get; } = new();
+        public bool Up;
+        public int Incarnation;
+        public long StalledUntil;
+        public bool CrashOnNextWrite;
+        public ulong LastTracedTerm;
+        public Dictionary<(int Client, long OpId), SimClient> WaitingWrites { get; } = new();
+        public Dictionary<string, List<(SimClient Client, long OpId, string Key)>> WaitingReads { get; } = new();
+        public List<ReadState> ReadyReads { get; } = new();
+    }
+
+    internal sealed record PendingOp(long OpId, KvOpKind Kind, string Key, string? Value, long Call);
+
+    internal sealed class SimClient(int id)
+    {
+        public int Id { get; } = id;
+        public long OpId;
+        public PendingOp? Current;
+        public long Deadline;
+        public int Target;
+        public int Attempt;
+    }
+}
