@@ -124,6 +124,10 @@ public sealed class Simulation
         {
             _result.Violations.Add($"core invariant broken at t={_now}: {ex.Message}");
         }
+        catch (Exception ex)
+        {
+            _result.Violations.Add($"unexpected {ex.GetType().Name} at t={_now}: {ex.Message}\n{ex.StackTrace}");
+        }
         _result.Operations = _history.Count;
         _result.Trace.AddRange(_trace);
         return _result;
@@ -235,7 +239,7 @@ public sealed class Simulation
             {
                 // Broken driver: replies leave before the vote/entries are durable, then a crash loses them.
                 foreach (var m in rd.Messages) SendPeer(m);
-                if (rd.MustSync && _rng.NextDouble() < 0.3)
+                if (rd.MustSync && !_healed && _rng.NextDouble() < 0.3)
                 {
                     Crash(n, "mutation: crash after send, before persist");
                     return;
@@ -514,7 +518,7 @@ public sealed class Simulation
     private void CheckLiveness()
     {
         var leaders = _nodes.Where(n => n.Up && n.Raft!.Role == Role.Leader).ToArray();
-        var maxTerm = _nodes.Max(n => n.Raft!.Term);
+        var maxTerm = _nodes.Where(n => n.Up).Max(n => n.Raft!.Term);
         if (!leaders.Any(l => l.Raft!.Term == maxTerm))
             _result.Violations.Add($"liveness: no leader of term {maxTerm} {_o.LivenessTicks} ticks after faults stopped");
         foreach (var c in _clients.Where(c => c.Current is not null && c.Current.Call < _now - 20 * TickUnits))
