@@ -1,0 +1,243 @@
+namespace RaftPS.Protocol.Wire;
+
+/// <summary>
+/// Binary encoding of <see cref="ClientRequest"/> and <see cref="ClientReply"/> (payloads of
+/// <see cref="MessageKind.ClientRequest"/>/<see cref="MessageKind.ClientReply"/> datagrams). Integers are varints,
+/// strings UTF-8 with a length prefix, optional fields behind a presence-flag byte. Decoding validates enum values
+/// and rejects trailing bytes; every failure is a <see cref="WireFormatException"/>.
+/// </summary>
+public static class ClientCodec
+{
+    [Flags]
+    private enum RequestFields : byte
+    {
+        Value = 1,
+        ExpectedVersion = 2,
+        ExpectedValue = 4,
+    }
+
+    [Flags]
+    private enum ReplyFields : byte
+    {
+        Stale = 1,
+        LeaderId = 2,
+        LeaderEndpoint = 4,
+        Error = 8,
+        NodeStatus = 16,
+    }
+
+    public static void Write(WireWriter w, ClientRequest r)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(r);
+        // Undefined enum values would be dropped by every receiver; fail at the sender instead.
+        if (r.Op is < ClientOp.Get or > ClientOp.Status) throw new WireFormatException($"undefined client op {(byte)r.Op}");
+        if (r.Consistency > ReadConsistency.Stale) throw new WireFormatException($"undefined read consistency {(byte)r.Consistency}");
+        w.WriteVarUInt64(r.RequestId);
+        w.WriteVarUInt64(r.ClientId);
+        w.WriteVarUInt64(r.Sequence);
+        w.WriteByte((byte)r.Op);
+        w.WriteByte((byte)r.Consistency);
+        var fields = (r.Value is not null ? RequestFields.Value : 0)
+                     | (r.ExpectedVersion.HasValue ? RequestFields.ExpectedVersion : 0)
+                     | (r.ExpectedValue is not null ? RequestFields.ExpectedValue : 0);
+        w.WriteByte((byte)fields);
+        w.WriteString(r.Key ?? "");
+        if (r.Value is not null) w.WriteBytes(r.Value);
+        if (r.ExpectedVersion is { } ev) w.WriteVarUInt64(ev);
+        if (r.ExpectedValue is not null) w.WriteBytes(r.ExpectedValue);
+        w.WriteVarInt32(r.Limit);
+    }
+
+    public static ClientRequest ReadRequest(ReadOnlySpan<byte> payload)
+    {
+        var rd = new WireReader(payload);
+        ulong requestId = rd.ReadVarUInt64();
+        ulong clientId = rd.ReadVarUInt64();
+        ulong sequence = rd.ReadVarUInt64();
+        byte op = rd.ReadByte();
+        if (op is < (byte)ClientOp.Get or > (byte)ClientOp.Status) throw new WireFormatException($"unknown client op {op}");
+        byte consistency = rd.ReadByte();
+        if (consistency > (byte)ReadConsistency.Stale) throw new WireFormatException($"unknown read consistency {consistency}");
+        byte fieldsByte = rd.ReadByte();
+        if ((fieldsByte & ~7) != 0) throw new WireFormatException($"unknown request field flags {fieldsByte:x2}");
+        var fields = (RequestFields)fieldsByte;
+        string key = rd.ReadString();
+        byte[]? value = (fields & RequestFields.Value) != 0 ? rd.ReadBytes() : null;
+        ulong? expectedVersion = (fields & RequestFields.ExpectedVersion) != 0 ? rd.ReadVarUInt64() : null;
+        byte[]? expectedValue = (fields & RequestFields.ExpectedValue) != 0 ? rd.ReadBytes() : null;
+        int limit = rd.ReadVarInt32();
+        rd.EnsureEnd();
+        return new ClientRequest
+        {
+            RequestId = requestId,
+            ClientId = clientId,
+            Sequence = sequence,
+            Op = (ClientOp)op,
+            Consistency = (ReadConsistency)consistency,
+            Key = key,
+            Value = value,
+            ExpectedVersion = expectedVersion,
+            ExpectedValue = expectedValue,
+            Limit = limit,
+        };
+    }
+
+    public static void Write(WireWriter w, ClientReply r)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(r);
+        if (r.Status > ReplyStatus.SessionExpired) throw new WireFormatException($"undefined reply status {(byte)r.Status}");
+        w.WriteVarUInt64(r.RequestId);
+        w.WriteByte((byte)r.Status);
+        var fields = (r.Stale ? ReplyFields.Stale : 0)
+                     | (r.LeaderId is not null ? ReplyFields.LeaderId : 0)
+                     | (r.LeaderEndpoint is not null ? ReplyFields.LeaderEndpoint : 0)
+                     | (r.Error is not null ? ReplyFields.Error : 0)
+                     | (r.NodeStatus is not null ? ReplyFields.NodeStatus : 0);
+        w.WriteByte((byte)fields);
+        w.WriteVarUInt64(r.Version);
+        if (r.LeaderId is not null) w.WriteString(r.LeaderId);
+        if (r.LeaderEndpoint is not null) w.WriteString(r.LeaderEndpoint);
+        if (r.Error is not null) w.WriteString(r.Error);
+        var items = r.Items ?? [];
+        w.WriteVarUInt64((ulong)items.Count);
+        for (int i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            w.WriteString(item.Key ?? "");
+            w.WriteBytes(item.Value ?? []);
+            w.WriteVarUInt64(item.Version);
+        }
+        if (r.NodeStatus is { } s) WriteStatus(w, s);
+    }
+
+    public static ClientReply ReadReply(ReadOnlySpan<byte> payload)
+    {
+        var rd = new WireReader(payload);
+        ulong requestId = rd.ReadVarUInt64();
+        byte status = rd.ReadByte();
+        if (status > (byte)ReplyStatus.SessionExpired) throw new WireFormatException($"unknown reply status {status}");
+        byte fieldsByte = rd.ReadByte();
+        if ((fieldsByte & ~31) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
+        var fields = (ReplyFields)fieldsByte;
+        ulong version = rd.ReadVarUInt64();
+        string? leaderId = (fields & ReplyFields.LeaderId) != 0 ? rd.ReadString() : null;
+        string? leaderEndpoint = (fields & ReplyFields.LeaderEndpoint) != 0 ? rd.ReadString() : null;
+        string? error = (fields & ReplyFields.Error) != 0 ? rd.ReadString() : null;
+        // Smallest item: empty key (1), empty value (1), version (1).
+        int count = rd.ReadCount(3);
+        var items = count == 0 ? Array.Empty<KvItem>() : new KvItem[count];
+        for (int i = 0; i < count; i++)
+            items[i] = new KvItem(rd.ReadString(), rd.ReadBytes(), rd.ReadVarUInt64());
+        NodeStatus? nodeStatus = (fields & ReplyFields.NodeStatus) != 0 ? ReadStatus(ref rd) : null;
+        rd.EnsureEnd();
+        return new ClientReply
+        {
+            RequestId = requestId,
+            Status = (ReplyStatus)status,
+            Stale = (fields & ReplyFields.Stale) != 0,
+            LeaderId = leaderId,
+            LeaderEndpoint = leaderEndpoint,
+            Error = error,
+            Items = items,
+            Version = version,
+            NodeStatus = nodeStatus,
+        };
+    }
+
+    private static void WriteStatus(WireWriter w, NodeStatus s)
+    {
+        w.WriteString(s.Id ?? "");
+        w.WriteString(s.Role ?? "");
+        w.WriteVarUInt64(s.Term);
+        w.WriteNullableString(s.Leader);
+        w.WriteVarUInt64(s.CommitIndex);
+        w.WriteVarUInt64(s.AppliedIndex);
+        w.WriteVarUInt64(s.LastIndex);
+        w.WriteVarUInt64(s.SnapshotIndex);
+        var members = s.Members ?? [];
+        w.WriteVarUInt64((ulong)members.Count);
+        for (int i = 0; i < members.Count; i++)
+        {
+            var m = members[i];
+            w.WriteString(m.Id ?? "");
+            w.WriteString(m.Host ?? "");
+            w.WriteVarInt32(m.Port);
+            w.WriteBool(m.IsVoter);
+        }
+    }
+
+    private static NodeStatus ReadStatus(ref WireReader rd)
+    {
+        string id = rd.ReadString();
+        string role = rd.ReadString();
+        ulong term = rd.ReadVarUInt64();
+        string? leader = rd.ReadNullableString();
+        ulong commit = rd.ReadVarUInt64();
+        ulong applied = rd.ReadVarUInt64();
+        ulong last = rd.ReadVarUInt64();
+        ulong snapshot = rd.ReadVarUInt64();
+        // Smallest member: empty id (1), empty host (1), port (1), voter flag (1).
+        int count = rd.ReadCount(4);
+        var members = count == 0 ? Array.Empty<MemberInfo>() : new MemberInfo[count];
+        for (int i = 0; i < count; i++)
+            members[i] = new MemberInfo(rd.ReadString(), rd.ReadString(), rd.ReadVarInt32(), rd.ReadBool());
+        return new NodeStatus
+        {
+            Id = id,
+            Role = role,
+            Term = term,
+            Leader = leader,
+            CommitIndex = commit,
+            AppliedIndex = applied,
+            LastIndex = last,
+            SnapshotIndex = snapshot,
+            Members = members,
+        };
+    }
+
+    /// <summary>Non-throwing decode: false for any malformed payload.</summary>
+    public static bool TryReadRequest(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClientRequest? request)
+    {
+        try
+        {
+            request = ReadRequest(payload);
+            return true;
+        }
+        catch (WireFormatException)
+        {
+            request = null;
+            return false;
+        }
+    }
+
+    /// <summary>Non-throwing decode: false for any malformed payload.</summary>
+    public static bool TryReadReply(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClientReply? reply)
+    {
+        try
+        {
+            reply = ReadReply(payload);
+            return true;
+        }
+        catch (WireFormatException)
+        {
+            reply = null;
+            return false;
+        }
+    }
+
+    public static byte[] Encode(ClientRequest request)
+    {
+        using var w = new WireWriter();
+        Write(w, request);
+        return w.ToArray();
+    }
+
+    public static byte[] Encode(ClientReply reply)
+    {
+        using var w = new WireWriter();
+        Write(w, reply);
+        return w.ToArray();
+    }
+}

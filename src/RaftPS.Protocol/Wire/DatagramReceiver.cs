@@ -1,0 +1,120 @@
+namespace RaftPS.Protocol.Wire;
+
+/// <summary>One complete incoming message. <see cref="Payload"/> may point into the receive buffer: decode it before the next receive.</summary>
+public readonly ref struct InboundMessage
+{
+    public InboundMessage(MessageKind kind, ulong senderId, ulong messageId, ReadOnlySpan<byte> payload)
+    {
+        Kind = kind;
+        SenderId = senderId;
+        MessageId = messageId;
+        Payload = payload;
+    }
+
+    public MessageKind Kind { get; }
+    public ulong SenderId { get; }
+    public ulong MessageId { get; }
+    public ReadOnlySpan<byte> Payload { get; }
+}
+
+/// <summary>
+/// Incoming side of the wire: validates datagrams for one cluster and key, filters kinds, reassembles chunked
+/// messages and counts every drop by reason. Parsing is stateless; reassembly is thread-safe.
+/// </summary>
+public sealed class DatagramReceiver
+{
+    private readonly byte[] _key;
+    private readonly int _acceptedKinds;
+    private readonly Reassembler _reassembler;
+    private readonly long _sweepIntervalMs;
+    private long _lastSweep = long.MinValue;
+
+    public DatagramReceiver(WireOptions options, ulong clusterId, WireCounters? counters, params MessageKind[] acceptedKinds)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(acceptedKinds);
+        Options = options.Validate();
+        ClusterId = clusterId;
+        Counters = counters ?? new WireCounters();
+        _key = options.IsAuthenticated ? options.ClusterKey!.ToArray() : [];
+        foreach (var k in acceptedKinds) _acceptedKinds |= 1 << (int)k;
+        _reassembler = new Reassembler(options, Counters);
+        _sweepIntervalMs = Math.Max(1, (long)(options.ReassemblyTimeout.TotalMilliseconds / 4));
+    }
+
+    public WireOptions Options { get; }
+    public ulong ClusterId { get; }
+    public WireCounters Counters { get; }
+    public Reassembler Reassembler => _reassembler;
+
+    /// <summary>Counts the datagram as received, then validates it; drops are counted here.</summary>
+    public bool TryAccept(ReadOnlySpan<byte> datagram, out DatagramHeader header, out ReadOnlySpan<byte> payload)
+    {
+        Counters.CountReceived();
+        if (!Datagram.TryParse(datagram, ClusterId, _key, out header, out payload, out var reason))
+        {
+            Counters.CountDrop(reason);
+            return false;
+        }
+        if ((_acceptedKinds & (1 << (int)header.Kind)) == 0)
+        {
+            Counters.CountDrop(DropReason.UnexpectedKind);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Completes a message from an accepted datagram: immediate for single-datagram messages, otherwise through the
+    /// reassembler. <paramref name="now"/> is milliseconds of the caller's monotonic clock.
+    /// </summary>
+    public bool TryAssemble(scoped in DatagramHeader header, ReadOnlySpan<byte> payload, long now, out InboundMessage message)
+    {
+        if (!header.IsChunked)
+        {
+            message = new InboundMessage(header.Kind, header.SenderId, header.MessageId, payload);
+            Counters.CountMessageReceived();
+            return true;
+        }
+        message = default;
+        long lastSweep = Volatile.Read(ref _lastSweep);
+        if (lastSweep == long.MinValue || now - lastSweep >= _sweepIntervalMs)
+        {
+            Volatile.Write(ref _lastSweep, now);
+            _reassembler.EvictStale(now);
+        }
+        var result = _reassembler.Add(header, payload, now, out var complete);
+        switch (result)
+        {
+            case ReassemblyResult.Complete:
+                message = new InboundMessage(header.Kind, header.SenderId, header.MessageId, complete);
+                Counters.CountMessageReceived();
+                return true;
+            case ReassemblyResult.Incomplete:
+                return false;
+            case ReassemblyResult.Duplicate:
+                Counters.CountDrop(DropReason.Duplicate);
+                return false;
+            case ReassemblyResult.Overflow:
+                Counters.CountDrop(DropReason.ReassemblyOverflow);
+                return false;
+            default:
+                Counters.CountDrop(DropReason.Malformed);
+                return false;
+        }
+    }
+
+    /// <summary><see cref="TryAccept"/> then <see cref="TryAssemble"/>.</summary>
+    public bool TryReceive(ReadOnlySpan<byte> datagram, long now, out InboundMessage message)
+    {
+        if (!TryAccept(datagram, out var header, out var payload))
+        {
+            message = default;
+            return false;
+        }
+        return TryAssemble(header, payload, now, out message);
+    }
+
+    /// <summary>Evicts stale partial messages now (the receiver also does this by itself as chunks arrive).</summary>
+    public int EvictStale(long now) => _reassembler.EvictStale(now);
+}
