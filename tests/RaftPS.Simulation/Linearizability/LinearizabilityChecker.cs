@@ -101,12 +101,49 @@ public static class LinearizabilityChecker
         TimedOut,
     }
 
-    /// <summary>Memo entry: a set of linearized ops plus the register value after them.</summary>
-    private readonly struct CacheKey(ulong[] bits, int state, ulong hash)
+    /// <summary>
+    /// Memo entry: a set of linearized ops plus the register value after them. Sets are a long run of ones (everything
+    /// that returned long ago) followed by a short ragged window, so only the words from the first one that is not
+    /// all ones (<see cref="Low"/>) to the last non-zero one are kept: exact, and a few words instead of n/64.
+    /// </summary>
+    private readonly struct CacheKey
     {
-        public readonly ulong[] Bits = bits;
-        public readonly int State = state;
-        public readonly ulong Hash = hash;
+        public readonly ulong[] Words;
+        public readonly int Start;
+        public readonly int Length;
+        public readonly int Low;
+        public readonly int State;
+        public readonly ulong Hash;
+
+        private CacheKey(ulong[] words, int start, int length, int low, int state, ulong hash)
+        {
+            Words = words;
+            Start = start;
+            Length = length;
+            Low = low;
+            State = state;
+            Hash = hash;
+        }
+
+        /// <summary>A key viewing <paramref name="bits"/> in place, for lookups.</summary>
+        public static CacheKey View(ulong[] bits, int state, ulong hash)
+        {
+            int low = 0;
+            while (low < bits.Length && bits[low] == ulong.MaxValue)
+            {
+                low++;
+            }
+            int high = bits.Length - 1;
+            while (high >= low && bits[high] == 0)
+            {
+                high--;
+            }
+            return new CacheKey(bits, low, high - low + 1, low, state, hash);
+        }
+
+        /// <summary>A copy that no longer aliases the live bitset, for storing.</summary>
+        public CacheKey Detach() =>
+            new(Words.AsSpan(Start, Length).ToArray(), 0, Length, Low, State, Hash);
     }
 
     private sealed class CacheKeyComparer : IEqualityComparer<CacheKey>
@@ -114,7 +151,8 @@ public static class LinearizabilityChecker
         public static readonly CacheKeyComparer Instance = new();
 
         public bool Equals(CacheKey x, CacheKey y) =>
-            x.Hash == y.Hash && x.State == y.State && x.Bits.AsSpan().SequenceEqual(y.Bits);
+            x.Hash == y.Hash && x.State == y.State && x.Low == y.Low && x.Length == y.Length &&
+            x.Words.AsSpan(x.Start, x.Length).SequenceEqual(y.Words.AsSpan(y.Start, y.Length));
 
         public int GetHashCode(CacheKey k) => (int)(k.Hash ^ (k.Hash >> 32));
     }
@@ -388,7 +426,7 @@ public static class LinearizabilityChecker
             int entry = Head;
             while (true)
             {
-                if ((iterations++ & 1023) == 0 && Stopwatch.GetTimestamp() > _deadline)
+                if ((iterations++ & 1023) == 0 && Stopwatch.GetTimestamp() >= _deadline)
                 {
                     return KeyOutcome.TimedOut;
                 }
@@ -503,8 +541,8 @@ public static class LinearizabilityChecker
 
         /// <summary>
         /// Marks <paramref name="op"/> linearized and updates the memo key. Once no Get of a value is left, the unknown
-        /// writes of that value can never be tried again, so whether they were used no longer affects the future: they
-        /// leave the key, which merges nodes that differ only in them.
+        /// writes of that value can never be tried again, so whether they were used no longer affects the future: their
+        /// key bits are all set, which merges nodes that differ only in them (and keeps the key's run of ones long).
         /// </summary>
         private void Apply(int op)
         {
@@ -518,7 +556,7 @@ public static class LinearizabilityChecker
             {
                 foreach (int u in _unknownByValue[value])
                 {
-                    if (_linearized[u])
+                    if (!_linearized[u])
                     {
                         Toggle(u);
                     }
@@ -534,7 +572,7 @@ public static class LinearizabilityChecker
             {
                 foreach (int u in _unknownByValue[value])
                 {
-                    if (_linearized[u])
+                    if (!_linearized[u])
                     {
                         Toggle(u);
                     }
@@ -556,13 +594,13 @@ public static class LinearizabilityChecker
                 return false;
             }
             Apply(op);
-            var probe = new CacheKey(_bits, newState, _setHash ^ Mix((ulong)newState));
+            var probe = CacheKey.View(_bits, newState, _setHash ^ Mix((ulong)newState));
             if (_cache.Contains(probe))
             {
                 Unapply(op);
                 return false;
             }
-            _cache.Add(new CacheKey((ulong[])_bits.Clone(), newState, probe.Hash));
+            _cache.Add(probe.Detach());
             _stackEvent[_sp] = e;
             _stackState[_sp] = _state;
             _stackForced[_sp] = forced;
@@ -618,12 +656,17 @@ public static class LinearizabilityChecker
             {
                 _bestTail[i - from] = _eventOp[_stackEvent[i]];
             }
+            // Completed ops first: long-pending unknown writes are rarely the interesting part.
             var pending = new List<int>();
-            for (int e = _next[Head]; e != blockingEvent && e != Tail && pending.Count < 6; e = _next[e])
+            for (int pass = 0; pass < 2; pass++)
             {
-                if (IsCall(e))
+                for (int e = _next[Head]; IsCall(e) && pending.Count < 6; e = _next[e])
                 {
-                    pending.Add(_eventOp[e]);
+                    int op = _eventOp[e];
+                    if (_ops[op].Completed == (pass == 0))
+                    {
+                        pending.Add(op);
+                    }
                 }
             }
             _bestPending = pending.ToArray();
