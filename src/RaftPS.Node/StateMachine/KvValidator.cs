@@ -67,10 +67,10 @@ public static class KvValidator
         }
     }
 
-    private static (ReplyStatus, string?) CheckKey(string key, KvOptions o) =>
+    private static (ReplyStatus Status, string? Error) CheckKey(string key, KvOptions o) =>
         key.Length == 0 ? Bad("key is empty") : CheckKeyText(key, o, "key");
 
-    private static (ReplyStatus, string?) CheckKeyText(string text, KvOptions o, string what)
+    private static (ReplyStatus Status, string? Error) CheckKeyText(string text, KvOptions o, string what)
     {
         // Keys travel and persist as UTF-8; an unpaired surrogate would not survive that.
         if (!Utf16.IsWellFormed(text))
@@ -79,7 +79,7 @@ public static class KvValidator
         return bytes > o.MaxKeyBytes ? Bad($"{what} is {bytes} bytes in UTF-8, more than the limit of {o.MaxKeyBytes}") : Ok();
     }
 
-    private static (ReplyStatus, string?) CheckValue(byte[]? value, KvOptions o, string what)
+    private static (ReplyStatus Status, string? Error) CheckValue(byte[]? value, KvOptions o, string what)
     {
         if (value is null)
             return Bad($"{what} is missing");
@@ -88,6 +88,6 @@ public static class KvValidator
             : Ok();
     }
 
-    private static (ReplyStatus, string?) Ok() => (ReplyStatus.Ok, null);
-    private static (ReplyStatus, string?) Bad(string error) => (ReplyStatus.BadRequest, error);
+    private static (ReplyStatus Status, string? Error) Ok() => (ReplyStatus.Ok, null);
+    private static (ReplyStatus Status, string? Error) Bad(string error) => (ReplyStatus.BadRequest, error);
 }
