@@ -1,0 +1,645 @@
+using System.Buffers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+using RaftPS.Consensus;
+
+namespace RaftPS.Node.Storage;
+
+/// <summary>
+/// A node's durable state: a segmented write-ahead log of entries and hard states plus snapshot files.
+/// Not thread-safe: it is owned by the node's event loop.
+/// </summary>
+/// <remarks>
+/// Layout of the data directory: <c>wal-&lt;seq:D16&gt;.log</c> segments (see <see cref="WalFormat"/>), each
+/// starting with a header that holds the hard state and the log end at that point, so a segment can be replayed
+/// without the ones before it; <c>snap-&lt;index:D20&gt;.snap</c> snapshots (see <see cref="SnapshotFile"/>); and a
+/// LOCK file held while the storage is open.
+/// </remarks>
+public sealed class RaftStorage : IDisposable
+{
+    private const int WriteBufferBytes = 1 << 20;
+    private const int SegmentHeaderRecordBytes = WalFormat.HeaderSize + WalFormat.SegmentHeaderSize;
+    private const long MinSegmentBytes = 256;
+
+    private readonly string _dir;
+    private readonly WalOptions _options;
+    private readonly ILogger _logger;
+    private readonly FileStream _lock;
+    private readonly List<SegmentInfo> _segments = []; // live segments, oldest first; the last one is being written
+    private readonly TermRuns _terms = new();
+    private PositionIndex _positions = new();
+    private SegmentWriter _active = null!;
+    private HardState _hardState;
+    private ulong _lastIndex;   // end of the log as the records on disk define it (>= snapshot index)
+    private ulong _lastTerm;
+    private ulong _snapshotIndex;
+    private ulong _snapshotTerm;
+    private long _sealedBytes;  // bytes in live segments other than the active one
+    private bool _dirty;        // records appended since the last data sync
+    private Exception? _failure;
+    private bool _disposed;
+
+    private sealed class SegmentInfo(ulong seq, string path, ulong headerLastIndex)
+    {
+        public ulong Seq { get; } = seq;
+        public string Path { get; } = path;
+        public ulong HeaderLastIndex { get; } = headerLastIndex;
+        public long Length { get; set; }
+    }
+
+    private RaftStorage(string dir, WalOptions options, ILogger logger, FileStream lockFile)
+    {
+        _dir = dir;
+        _options = options;
+        _logger = logger;
+        _lock = lockFile;
+    }
+
+    /// <summary>Bytes in live segments (appended, whether or not synced yet); drops after <see cref="SaveSnapshot"/>.</summary>
+    public long LogBytes => _sealedBytes + _active.Length;
+
+    /// <summary>Index of the last log entry (the snapshot index if no entry follows it).</summary>
+    public ulong LastIndex => _lastIndex;
+
+    public ulong SnapshotIndex => _snapshotIndex;
+
+    /// <summary>The most recently appended hard state.</summary>
+    public HardState HardState => _hardState;
+
+    /// <summary>Number of live segment files.</summary>
+    public int SegmentCount => _segments.Count;
+
+    public string Directory => _dir;
+
+    /// <summary>Data syncs issued by <see cref="Sync"/>; lets tests check group commit.</summary>
+    internal int SyncCount { get; private set; }
+
+    /// <summary>
+    /// Opens (creating if needed) the data directory and recovers: the newest valid snapshot, then the log after it.
+    /// </summary>
+    /// <exception cref="WalCorruptionException">A record in the middle of the log is damaged.</exception>
+    /// <exception cref="StorageRecoveryException">The snapshot and log together do not form a complete history.</exception>
+    /// <exception cref="IOException">The directory is in use by another storage instance, or an I/O error.</exception>
+    public static RaftStorage Open(string directory, WalOptions options, ILogger logger, out RecoveredState recovered)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        if (options.SegmentBytes < MinSegmentBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"SegmentBytes must be at least {MinSegmentBytes}");
+        }
+        string dir = Path.GetFullPath(directory);
+        System.IO.Directory.CreateDirectory(dir);
+        FileStream lockFile = AcquireLock(dir);
+        var storage = new RaftStorage(dir, options, logger, lockFile);
+        try
+        {
+            recovered = storage.Recover();
+            return storage;
+        }
+        catch
+        {
+            storage._active?.Dispose();
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    private static FileStream AcquireLock(string dir)
+    {
+        try
+        {
+            // FileShare.None takes an exclusive lock (flock on Unix): two writers on one log would destroy it.
+            return new FileStream(Path.Combine(dir, "LOCK"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new IOException($"data directory '{dir}' is already open by another process or storage instance", ex);
+        }
+    }
+
+    private RecoveredState Recover()
+    {
+        bool dirChanged = RemoveTempFiles();
+
+        var segmentFiles = new List<(ulong Seq, string Path)>();
+        var snapshotFiles = new List<(ulong Index, string Path)>();
+        foreach (string path in System.IO.Directory.EnumerateFiles(_dir))
+        {
+            string name = Path.GetFileName(path);
+            if (WalFormat.TryParseSegmentName(name, out ulong seq)) segmentFiles.Add((seq, path));
+            else if (SnapshotFile.TryParseName(name, out ulong index)) snapshotFiles.Add((index, path));
+        }
+        segmentFiles.Sort((a, b) => a.Seq.CompareTo(b.Seq));
+        snapshotFiles.Sort((a, b) => b.Index.CompareTo(a.Index));
+
+        for (int i = 1; i < segmentFiles.Count; i++)
+        {
+            if (segmentFiles[i].Seq != segmentFiles[i - 1].Seq + 1)
+            {
+                string missing = Path.Combine(_dir, WalFormat.SegmentFileName(segmentFiles[i - 1].Seq + 1));
+                throw new WalCorruptionException(missing, 0, "segment file is missing (live segments are always consecutive)");
+            }
+        }
+
+        var warnings = new List<string>();
+        var scans = new List<SegmentScan>(segmentFiles.Count);
+        byte[] readBuffer = [];
+        for (int i = 0; i < segmentFiles.Count; i++)
+        {
+            scans.Add(SegmentScanner.Scan(segmentFiles[i].Path, segmentFiles[i].Seq, i == segmentFiles.Count - 1, ref readBuffer));
+        }
+        readBuffer = [];
+
+        // Newest snapshot that verifies; whether the log still covers the gap behind a skipped one is checked by replay.
+        Snapshot? snapshot = null;
+        var unusable = new List<string>();
+        foreach ((ulong index, string path) in snapshotFiles)
+        {
+            try
+            {
+                snapshot = SnapshotFile.Read(path, index);
+                break;
+            }
+            catch (InvalidDataException ex)
+            {
+                unusable.Add(path);
+                warnings.Add($"snapshot '{path}' is unusable ({ex.Message}); trying an older one");
+            }
+        }
+        string unusableNote = unusable.Count == 0 ? "" : $" (newer snapshot files are unusable: {string.Join(", ", unusable)})";
+        ulong snapIndex = snapshot?.Index ?? 0, snapTerm = snapshot?.Term ?? 0;
+        ReplayResult replay = WalReplay.Run(scans, snapIndex, snapTerm, unusableNote);
+        warnings.AddRange(scans.Where(s => s.TornTail is not null).Select(s => s.TornTail!));
+        warnings.AddRange(replay.Warnings);
+
+        // Recovery succeeded: now repair the directory.
+        foreach (string path in unusable)
+        {
+            File.Move(path, path + SnapshotFile.CorruptSuffix, overwrite: true); // keep the evidence, out of the way
+            dirChanged = true;
+        }
+        dirChanged |= DeleteSnapshotsBefore(snapIndex);
+
+        _snapshotIndex = snapIndex;
+        _snapshotTerm = snapTerm;
+        _hardState = replay.HardState;
+        _terms.Reset(snapIndex, snapTerm);
+        foreach (Entry e in replay.Entries)
+        {
+            _terms.Append(e.Index, e.Term);
+        }
+
+        if (scans.Count == 0)
+        {
+            _lastIndex = snapIndex;
+            _lastTerm = snapTerm;
+            _active = CreateSegment(1, new SegmentHeader(1, snapIndex, snapTerm, _hardState), default, new byte[WriteBufferBytes]);
+            _segments.Add(new SegmentInfo(1, _active.Path, snapIndex));
+            _positions.Reset(snapIndex + 1);
+        }
+        else
+        {
+            _lastIndex = replay.RawLastIndex;
+            _lastTerm = replay.RawLastTerm;
+            for (int i = 0; i < scans.Count; i++)
+            {
+                var info = new SegmentInfo(scans[i].Seq, scans[i].Path, scans[i].Header.LastIndex) { Length = scans[i].ValidLength };
+                _segments.Add(info);
+                if (i < scans.Count - 1) _sealedBytes += info.Length;
+            }
+            _active = OpenActiveSegment(scans[^1]);
+            _positions = replay.Positions;
+            if (replay.NeedsReset)
+            {
+                // Finish what the interrupted SaveSnapshot started: the log restarts at the snapshot.
+                Rollover(snapIndex, snapTerm, copyFrom: -1);
+                _lastIndex = snapIndex;
+                _lastTerm = snapTerm;
+                _positions.Reset(snapIndex + 1);
+            }
+        }
+        dirChanged |= DeleteObsoleteSegments(snapIndex);
+        if (dirChanged && _options.Fsync)
+        {
+            NativeIO.SyncDirectory(_dir);
+        }
+
+        foreach (string w in warnings)
+        {
+            _logger.LogWarning("Storage recovery in {Directory}: {Warning}", _dir, w);
+        }
+        return new RecoveredState(_hardState, snapshot, replay.Entries, warnings);
+    }
+
+    /// <summary>Opens the last segment for appending, cutting away a torn tail first.</summary>
+    private SegmentWriter OpenActiveSegment(SegmentScan scan)
+    {
+        SafeFileHandle handle = File.OpenHandle(scan.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        try
+        {
+            if (scan.TornTail is not null)
+            {
+                RandomAccess.SetLength(handle, scan.ValidLength);
+            }
+            if (_options.Preallocate)
+            {
+                NativeIO.Preallocate(handle, Math.Max(_options.SegmentBytes, scan.ValidLength));
+            }
+            if (scan.TornTail is not null && _options.Fsync)
+            {
+                NativeIO.FullSync(handle); // the cut must be durable before new records land after it
+            }
+            return new SegmentWriter(handle, scan.Path, scan.Seq, scan.ValidLength, new byte[WriteBufferBytes]);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Appends records to the active segment (buffered, not yet durable: call <see cref="Sync"/>). Entries are
+    /// written before the hard state. If <c>entries[0].Index</c> is not past the last stored index, the consensus
+    /// core truncated its log there and the new entries replace everything from that index on.
+    /// </summary>
+    /// <exception cref="ArgumentException">Entries are not consecutive, would leave a gap, would rewrite the
+    /// snapshot's entries, or the hard state commits beyond the log.</exception>
+    public void Append(HardState? hardState, IReadOnlyList<Entry> entries)
+    {
+        ThrowIfUnusable();
+        ArgumentNullException.ThrowIfNull(entries);
+        int count = entries.Count, start = 0;
+        ulong newLast = _lastIndex;
+        if (count > 0)
+        {
+            ulong first = entries[0].Index;
+            if (first == 0)
+            {
+                throw new ArgumentException("log indexes start at 1", nameof(entries));
+            }
+            for (int i = 0; i < count; i++)
+            {
+                Entry e = entries[i] ?? throw new ArgumentException($"entries[{i}] is null", nameof(entries));
+                if (e.Index != first + (ulong)i)
+                {
+                    throw new ArgumentException($"entries must have consecutive indexes: {entries[i - 1].Index} is followed by {e.Index}", nameof(entries));
+                }
+                if (e.Data.Length > WalFormat.MaxPayload - WalFormat.EntryFixedSize)
+                {
+                    throw new ArgumentException($"entry {e.Index} has {e.Data.Length} data bytes, more than a WAL record holds", nameof(entries));
+                }
+            }
+            // Entries up to the snapshot index are committed, so they equal what the snapshot covers: skip them.
+            while (start < count && entries[start].Index <= _snapshotIndex)
+            {
+                start++;
+            }
+            if (start == count)
+            {
+                if (_lastIndex > entries[^1].Index)
+                {
+                    throw new ArgumentException(
+                        $"entries {first}..{entries[^1].Index} would truncate the log below the snapshot index {_snapshotIndex}", nameof(entries));
+                }
+            }
+            else
+            {
+                if (entries[start].Index > _lastIndex + 1)
+                {
+                    throw new ArgumentException(
+                        $"entry {entries[start].Index} would leave a gap after the last stored index {_lastIndex} " +
+                        "(save the snapshot that covers the gap first)", nameof(entries));
+                }
+                newLast = entries[^1].Index;
+            }
+        }
+        bool writeHardState = hardState is { } hs && hs != _hardState;
+        ulong commit = writeHardState ? hardState!.Value.Commit : _hardState.Commit;
+        if (commit > newLast)
+        {
+            // Either the core truncated committed entries or persists a commit index ahead of its own log; both would
+            // leave a log on disk that has lost committed entries.
+            throw new ArgumentException(
+                $"commit index {commit} is beyond the last log index {newLast} after this append " +
+                "(committed entries cannot be overwritten; append the entries, or save the snapshot, that a commit covers first)",
+                writeHardState ? nameof(hardState) : nameof(entries));
+        }
+        if (start == count && !writeHardState)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_active.Length >= _options.SegmentBytes)
+            {
+                Rollover(_lastIndex, _lastTerm, copyFrom: -1);
+                _positions.Reset(_lastIndex + 1);
+            }
+            if (start < count)
+            {
+                if (entries[start].Index <= _lastIndex)
+                {
+                    _terms.TruncateFrom(entries[start].Index);
+                }
+                for (int i = start; i < count; i++)
+                {
+                    Entry e = entries[i];
+                    int size = WalFormat.EntryRecordSize(e);
+                    long offset = _active.Length;
+                    WalFormat.WriteEntry(_active.Reserve(size), e);
+                    _active.Advance(size);
+                    _positions.Record(e.Index, offset);
+                    _terms.Append(e.Index, e.Term);
+                }
+                _lastIndex = entries[^1].Index;
+                _lastTerm = entries[^1].Term;
+            }
+            if (writeHardState)
+            {
+                const int size = WalFormat.HeaderSize + WalFormat.HardStateSize;
+                WalFormat.WriteHardState(_active.Reserve(size), hardState!.Value);
+                _active.Advance(size);
+                _hardState = hardState.Value;
+            }
+            _dirty = true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _failure = ex;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Group commit: one data sync (fdatasync on Linux) makes every record appended since the previous Sync durable.
+    /// Does nothing if nothing was appended. After a failed sync the storage refuses further use, because the
+    /// kernel may have dropped the unsynced pages.
+    /// </summary>
+    public void Sync()
+    {
+        ThrowIfUnusable();
+        if (!_dirty)
+        {
+            return;
+        }
+        try
+        {
+            _active.Flush();
+            if (_options.Fsync)
+            {
+                _active.DataSync();
+                SyncCount++;
+            }
+            _dirty = false;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _failure = ex;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Durably saves a snapshot (temp file, fsync, rename, directory fsync), then starts a new segment at the
+    /// snapshot point and deletes the segments and snapshots it makes obsolete. If the log has an entry with the
+    /// snapshot's index and term, the entries after it are kept (carried into the new segment); otherwise the log
+    /// diverges from the snapshot or ends before it and is discarded, as the core does (paper Fig. 13 steps 6-7).
+    /// Everything appended before the call is durable when it returns.
+    /// </summary>
+    /// <exception cref="ArgumentException">The snapshot is older than the stored one.</exception>
+    public void SaveSnapshot(Snapshot snapshot)
+    {
+        ThrowIfUnusable();
+        ArgumentNullException.ThrowIfNull(snapshot);
+        ulong index = snapshot.Index, term = snapshot.Term;
+        if (index == 0)
+        {
+            throw new ArgumentException("a snapshot covers at least index 1", nameof(snapshot));
+        }
+        if (index < _snapshotIndex)
+        {
+            throw new ArgumentException($"snapshot {index} is older than the stored snapshot {_snapshotIndex}", nameof(snapshot));
+        }
+        if (index == _snapshotIndex)
+        {
+            if (term != _snapshotTerm)
+            {
+                throw new ArgumentException($"snapshot {index} has term {term} but the stored one at that index has term {_snapshotTerm}", nameof(snapshot));
+            }
+            return; // the state at one index is the same snapshot
+        }
+        try
+        {
+            bool logMatches = index <= _lastIndex && _terms.TermAt(index) == term;
+            SnapshotFile.Write(_dir, snapshot, _options.Fsync);
+            if (!logMatches)
+            {
+                Rollover(index, term, copyFrom: -1);
+                _lastIndex = index;
+                _lastTerm = term;
+                _terms.Reset(index, term);
+                _positions.Reset(index + 1);
+            }
+            else
+            {
+                _terms.TrimBefore(index);
+                if (index == _lastIndex)
+                {
+                    Rollover(index, term, copyFrom: -1);
+                    _positions.Reset(index + 1);
+                }
+                else if (_positions.TryGet(index + 1, out long from))
+                {
+                    // Copy the records from the one that wrote index+1 on (all later records are past the snapshot)
+                    // behind a header at the snapshot point: no older segment is needed for replay any more.
+                    Rollover(index, term, copyFrom: from);
+                    _positions.Rebase(index + 1, SegmentHeaderRecordBytes - from);
+                }
+                // else the entries after the snapshot start in an older segment: keep the active one, prune what we can.
+            }
+            _snapshotIndex = index;
+            _snapshotTerm = term;
+            bool changed = DeleteObsoleteSegments(index);
+            changed |= DeleteSnapshotsBefore(index);
+            if (changed && _options.Fsync)
+            {
+                NativeIO.SyncDirectory(_dir);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _failure = ex;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Seals the active segment and starts the next one with a header saying the log ends at
+    /// <paramref name="lastIndex"/>; if <paramref name="copyFrom"/> is not negative, the active segment's records
+    /// from that offset on are carried over behind the header.
+    /// </summary>
+    private void Rollover(ulong lastIndex, ulong lastTerm, long copyFrom)
+    {
+        SegmentWriter old = _active;
+        SegmentInfo oldInfo = _segments[^1];
+        old.Flush();
+        byte[]? tail = null;
+        int tailLength = 0;
+        try
+        {
+            if (copyFrom >= 0)
+            {
+                tailLength = checked((int)(old.Length - copyFrom));
+                tail = ArrayPool<byte>.Shared.Rent(tailLength);
+                old.ReadAt(copyFrom, tail.AsSpan(0, tailLength));
+            }
+            // The old segment must be whole and durable before a later segment exists: recovery treats damage in any
+            // segment but the last as corruption.
+            old.Seal(_options.Fsync);
+            oldInfo.Length = old.Length;
+            _sealedBytes += old.Length;
+            byte[] buffer = old.DetachBuffer();
+            old.Dispose();
+            ulong seq = oldInfo.Seq + 1;
+            _active = CreateSegment(seq, new SegmentHeader(seq, lastIndex, lastTerm, _hardState), tail.AsSpan(0, tailLength), buffer);
+            _segments.Add(new SegmentInfo(seq, _active.Path, lastIndex));
+            _dirty = false;
+        }
+        finally
+        {
+            if (tail is not null) ArrayPool<byte>.Shared.Return(tail);
+        }
+    }
+
+    /// <summary>Creates a segment under a temp name, writes and syncs its header, then renames it into place.</summary>
+    private SegmentWriter CreateSegment(ulong seq, SegmentHeader header, ReadOnlySpan<byte> records, byte[] buffer)
+    {
+        string path = Path.Combine(_dir, WalFormat.SegmentFileName(seq));
+        string tmp = path + ".tmp";
+        SafeFileHandle handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
+        try
+        {
+            if (_options.Preallocate)
+            {
+                NativeIO.Preallocate(handle, Math.Max(_options.SegmentBytes, SegmentHeaderRecordBytes + records.Length));
+            }
+            var writer = new SegmentWriter(handle, path, seq, 0, buffer);
+            WalFormat.WriteSegmentHeader(writer.Reserve(SegmentHeaderRecordBytes), header);
+            writer.Advance(SegmentHeaderRecordBytes);
+            writer.WriteRaw(records);
+            if (_options.Fsync)
+            {
+                writer.FullSync();
+            }
+            File.Move(tmp, path, overwrite: false);
+            if (_options.Fsync)
+            {
+                NativeIO.SyncDirectory(_dir);
+            }
+            return writer;
+        }
+        catch
+        {
+            handle.Dispose();
+            SnapshotFile.TryDelete(tmp);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Deletes the segments before the newest one whose header starts at or before the snapshot index: replay from
+    /// that header needs nothing earlier. Only a prefix is ever deleted (a gap would break truncation semantics).
+    /// </summary>
+    private bool DeleteObsoleteSegments(ulong snapshotIndex)
+    {
+        int keepFrom = 0;
+        for (int i = _segments.Count - 1; i >= 0; i--)
+        {
+            if (_segments[i].HeaderLastIndex <= snapshotIndex)
+            {
+                keepFrom = i;
+                break;
+            }
+        }
+        for (int i = 0; i < keepFrom; i++)
+        {
+            File.Delete(_segments[i].Path);
+            _sealedBytes -= _segments[i].Length;
+        }
+        _segments.RemoveRange(0, keepFrom);
+        return keepFrom > 0;
+    }
+
+    private bool DeleteSnapshotsBefore(ulong index)
+    {
+        bool deleted = false;
+        foreach (string path in System.IO.Directory.EnumerateFiles(_dir, SnapshotFile.Prefix + "*" + SnapshotFile.Suffix))
+        {
+            if (SnapshotFile.TryParseName(Path.GetFileName(path), out ulong i) && i < index)
+            {
+                File.Delete(path);
+                deleted = true;
+            }
+        }
+        return deleted;
+    }
+
+    /// <summary>Temp files are writes that never reached their rename: not part of the durable state.</summary>
+    private bool RemoveTempFiles()
+    {
+        bool removed = false;
+        foreach (string path in System.IO.Directory.EnumerateFiles(_dir, "*.tmp"))
+        {
+            string name = Path.GetFileName(path);
+            if (name.StartsWith(WalFormat.SegmentPrefix, StringComparison.Ordinal) || name.StartsWith(SnapshotFile.Prefix, StringComparison.Ordinal))
+            {
+                File.Delete(path);
+                removed = true;
+            }
+        }
+        return removed;
+    }
+
+    private void ThrowIfUnusable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_failure is not null)
+        {
+            throw new InvalidOperationException("storage failed on an earlier write or sync and cannot be trusted; restart the node to recover", _failure);
+        }
+    }
+
+    /// <summary>Writes and syncs whatever was appended, then releases the files and the directory lock.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        try
+        {
+            if (_failure is null && _active is not null)
+            {
+                _active.Flush();
+                if (_dirty && _options.Fsync)
+                {
+                    _active.DataSync();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogError(ex, "Could not flush the write-ahead log in {Directory} on close", _dir);
+        }
+        finally
+        {
+            _active?.Dispose();
+            _lock.Dispose();
+        }
+    }
+}

@@ -1,0 +1,318 @@
+using RaftPS.Consensus;
+
+namespace RaftPS.Node.Storage;
+
+/// <summary>One valid record of a segment, at its byte offset.</summary>
+internal readonly record struct WalRecord(RecordType Type, long Offset, Entry? Entry, HardState HardState);
+
+/// <summary>The valid records of one segment file and where they end.</summary>
+internal sealed class SegmentScan
+{
+    public required ulong Seq { get; init; }
+    public required string Path { get; init; }
+    public required SegmentHeader Header { get; init; }
+    public required List<WalRecord> Records { get; init; }
+
+    /// <summary>Bytes up to the end of the last valid record; appends continue here.</summary>
+    public required long ValidLength { get; init; }
+
+    /// <summary>Set when a torn record was found after <see cref="ValidLength"/> and must be cut away.</summary>
+    public string? TornTail { get; init; }
+}
+
+/// <summary>
+/// Reads segment files and tells a torn tail (the unsynced end of the last segment, which may be cut away) from
+/// damage (which must stop the node).
+/// </summary>
+internal static class SegmentScanner
+{
+    /// <param name="buffer">Reused between segments so recovery allocates one read buffer.</param>
+    public static SegmentScan Scan(string path, ulong seq, bool isLast, ref byte[] buffer)
+    {
+        int length = ReadWhole(path, ref buffer);
+        ReadOnlySpan<byte> data = buffer.AsSpan(0, length);
+        var records = new List<WalRecord>();
+        SegmentHeader? header = null;
+        string? torn = null;
+        int pos = 0;
+        while (pos < data.Length)
+        {
+            ReadOnlySpan<byte> rest = data[pos..];
+            string? problem;
+            if (!WalFormat.TryReadHeader(rest, out uint crc, out uint payloadLength, out byte type))
+            {
+                if (pos > 0 && !rest.ContainsAnyExcept((byte)0))
+                {
+                    break; // end of a preallocated segment
+                }
+                problem = $"incomplete record header ({rest.Length} bytes)";
+            }
+            else if (crc == 0 && payloadLength == 0 && type == 0)
+            {
+                if (pos > 0 && !rest.ContainsAnyExcept((byte)0))
+                {
+                    break; // never-written (preallocated) space
+                }
+                problem = "zero bytes where a record should start";
+            }
+            else if (payloadLength > WalFormat.MaxPayload)
+            {
+                // No writer produces this, and a torn write leaves zeros or old bytes, not a huge length.
+                throw new WalCorruptionException(path, pos, $"impossible record length {payloadLength}");
+            }
+            else if (payloadLength > rest.Length - WalFormat.HeaderSize)
+            {
+                problem = $"record of {payloadLength} payload bytes runs past the end of the file";
+            }
+            else if (WalFormat.ComputeCrc(rest, (int)payloadLength) != crc)
+            {
+                problem = "checksum mismatch";
+            }
+            else
+            {
+                // The checksum holds, so these are the bytes as written: anything unexpected is a format error.
+                ReadOnlySpan<byte> payload = rest.Slice(WalFormat.HeaderSize, (int)payloadLength);
+                if (!WalFormat.PlausiblePayload(type, payloadLength))
+                {
+                    throw new WalCorruptionException(path, pos, $"record type {type} with a {payloadLength}-byte payload is not valid");
+                }
+                if ((pos == 0) != (type == (byte)RecordType.SegmentHeader))
+                {
+                    throw new WalCorruptionException(path, pos, pos == 0
+                        ? "segment does not start with a segment header"
+                        : "segment header in the middle of a segment");
+                }
+                switch ((RecordType)type)
+                {
+                    case RecordType.SegmentHeader:
+                        SegmentHeader h = WalFormat.ReadSegmentHeader(payload)
+                            ?? throw new WalCorruptionException(path, pos, "unsupported WAL format version");
+                        if (h.Seq != seq)
+                        {
+                            throw new WalCorruptionException(path, pos, $"segment header says sequence {h.Seq} but the file name says {seq}");
+                        }
+                        header = h;
+                        break;
+                    case RecordType.Entry:
+                        Entry e = WalFormat.ReadEntry(payload);
+                        if (e.Index == 0)
+                        {
+                            throw new WalCorruptionException(path, pos, "entry with index 0");
+                        }
+                        records.Add(new WalRecord(RecordType.Entry, pos, e, default));
+                        break;
+                    case RecordType.HardState:
+                        records.Add(new WalRecord(RecordType.HardState, pos, null, WalFormat.ReadHardState(payload)));
+                        break;
+                }
+                pos += WalFormat.HeaderSize + (int)payloadLength;
+                continue;
+            }
+
+            // An invalid record: only a torn write at the very end of the log may be dropped.
+            if (pos == 0)
+            {
+                throw new WalCorruptionException(path, pos, problem + " in the segment header, which is made durable before the segment is named");
+            }
+            if (!isLast)
+            {
+                throw new WalCorruptionException(path, pos, problem + " in a segment that is not the last one, so it cannot be a torn write");
+            }
+            int next = FindValidRecord(data, pos + 1);
+            if (next >= 0)
+            {
+                throw new WalCorruptionException(path, pos, problem + $", but a valid record follows at offset {next}");
+            }
+            torn = $"torn write at the end of the log: '{path}' cut at offset {pos} ({problem}); unsynced data only";
+            break;
+        }
+        if (header is null)
+        {
+            throw new WalCorruptionException(path, 0, "empty segment file (no segment header)");
+        }
+        return new SegmentScan { Seq = seq, Path = path, Header = header.Value, Records = records, ValidLength = pos, TornTail = torn };
+    }
+
+    /// <summary>
+    /// First offset at or after <paramref name="from"/> where a complete record with a good checksum starts, or -1.
+    /// Decides whether a bad record is the torn end of the log or damage in its middle.
+    /// </summary>
+    internal static int FindValidRecord(ReadOnlySpan<byte> data, int from)
+    {
+        for (int p = from; p <= data.Length - WalFormat.HeaderSize; p++)
+        {
+            byte type = data[p + 8];
+            if (type is 0 or > (byte)RecordType.SegmentHeader)
+            {
+                continue; // cheap filter: most bytes (and all zeros) fail here
+            }
+            WalFormat.TryReadHeader(data[p..], out uint crc, out uint payloadLength, out _);
+            if (!WalFormat.PlausiblePayload(type, payloadLength) || payloadLength > data.Length - p - WalFormat.HeaderSize)
+            {
+                continue;
+            }
+            if (WalFormat.ComputeCrc(data[p..], (int)payloadLength) == crc)
+            {
+                return p;
+            }
+        }
+        return -1;
+    }
+
+    private static int ReadWhole(string path, ref byte[] buffer)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        long length = RandomAccess.GetLength(handle);
+        if (length > Array.MaxLength)
+        {
+            throw new WalCorruptionException(path, 0, $"segment file of {length} bytes is larger than any segment this WAL writes");
+        }
+        if (buffer.Length < length)
+        {
+            buffer = new byte[length];
+        }
+        int read = 0;
+        while (read < length)
+        {
+            int n = RandomAccess.Read(handle, buffer.AsSpan(read, (int)length - read), read);
+            if (n <= 0) break;
+            read += n;
+        }
+        return read;
+    }
+}
+
+/// <summary>Outcome of replaying the segments on top of a snapshot.</summary>
+internal sealed class ReplayResult
+{
+    public required HardState HardState { get; init; }
+    public required List<Entry> Entries { get; init; }
+
+    /// <summary>Index and term of the last record as the writer saw it (may differ from the logical end when <see cref="NeedsReset"/>).</summary>
+    public required ulong RawLastIndex { get; init; }
+    public required ulong RawLastTerm { get; init; }
+
+    /// <summary>
+    /// The log on disk does not end at the snapshot point although no entry follows it (a crash between saving a
+    /// snapshot and resetting the log): a segment starting at the snapshot must be written before new appends.
+    /// </summary>
+    public required bool NeedsReset { get; init; }
+
+    /// <summary>Offsets of the entries in the last segment.</summary>
+    public required PositionIndex Positions { get; init; }
+    public required List<string> Warnings { get; init; }
+}
+
+/// <summary>
+/// Rebuilds the log from segment records with etcd's WAL semantics: an entry whose index is not past the end of
+/// the log truncates the log there first; entries covered by the snapshot are skipped.
+/// </summary>
+internal static class WalReplay
+{
+    /// <param name="unusableSnapshots">Appended to errors about missing history: which newer snapshot files were skipped.</param>
+    public static ReplayResult Run(IReadOnlyList<SegmentScan> scans, ulong snapIndex, ulong snapTerm, string unusableSnapshots)
+    {
+        var entries = new List<Entry>();  // the log after the snapshot: indexes snapIndex+1, snapIndex+2, ...
+        var positions = new PositionIndex();
+        var warnings = new List<string>();
+        HardState hs = default;
+        ulong last = snapIndex, lastTerm = snapTerm;
+        ulong? termAtSnap = null; // term of the log's own entry at snapIndex, if the replay saw it
+
+        for (int si = 0; si < scans.Count; si++)
+        {
+            SegmentScan scan = scans[si];
+            SegmentHeader h = scan.Header;
+            if (si == 0)
+            {
+                if (h.LastIndex > snapIndex)
+                {
+                    throw new StorageRecoveryException(
+                        $"the write-ahead log starts after index {h.LastIndex} ('{scan.Path}') but the newest usable snapshot " +
+                        $"ends at index {snapIndex}{unusableSnapshots}: entries {snapIndex + 1}..{h.LastIndex} are gone");
+                }
+            }
+            else if (h.LastIndex > last && h.LastIndex > snapIndex)
+            {
+                SegmentScan prev = scans[si - 1];
+                if (unusableSnapshots.Length > 0)
+                {
+                    throw new StorageRecoveryException(
+                        $"'{scan.Path}' continues the log from index {h.LastIndex}, which needs a snapshot newer than index " +
+                        $"{snapIndex}{unusableSnapshots}");
+                }
+                throw new WalCorruptionException(prev.Path, prev.ValidLength,
+                    $"the segment ends at log index {last} but the next segment '{scan.Path}' starts after index {h.LastIndex}: entries are missing");
+            }
+            // A header below the current end truncates the log to it (a snapshot reset or compaction copied what follows).
+            Truncate(entries, h.LastIndex + 1);
+            last = h.LastIndex;
+            lastTerm = h.LastTerm;
+            if (h.LastIndex == snapIndex) termAtSnap = h.LastTerm;
+            else if (h.LastIndex < snapIndex) termAtSnap = null;
+            hs = h.HardState;
+            bool isLast = si == scans.Count - 1;
+            if (isLast) positions.Reset(h.LastIndex + 1);
+
+            foreach (WalRecord r in scan.Records)
+            {
+                if (r.Type == RecordType.HardState)
+                {
+                    hs = r.HardState;
+                    continue;
+                }
+                Entry e = r.Entry!;
+                if (e.Index > last + 1)
+                {
+                    throw new WalCorruptionException(scan.Path, r.Offset, $"entry {e.Index} does not follow the last log index {last}: entries are missing");
+                }
+                if (e.Index <= last)
+                {
+                    Truncate(entries, e.Index); // the core replaced its log from here on (conflict)
+                    if (e.Index <= snapIndex) termAtSnap = null;
+                }
+                last = e.Index;
+                lastTerm = e.Term;
+                if (e.Index == snapIndex) termAtSnap = e.Term;
+                if (e.Index > snapIndex) entries.Add(e);
+                if (isLast) positions.Record(e.Index, r.Offset);
+            }
+        }
+
+        if (snapIndex > 0 && termAtSnap is { } t && t != snapTerm && entries.Count > 0)
+        {
+            // The snapshot was saved but the node stopped before the log reset that follows it: the log's entry at the
+            // snapshot index has another term, so what follows it is not part of the committed log (paper Fig. 13 step 7).
+            warnings.Add($"log entries {entries[0].Index}..{entries[^1].Index} conflict with snapshot {snapIndex} (term {t} at that index, " +
+                $"snapshot term {snapTerm}) and were discarded");
+            entries.Clear();
+        }
+        ulong end = entries.Count > 0 ? entries[^1].Index : snapIndex;
+        if (hs.Commit > end)
+        {
+            throw new StorageRecoveryException(
+                $"the persisted commit index {hs.Commit} is beyond the recovered log, which ends at index {end}{unusableSnapshots}: committed entries are missing");
+        }
+        return new ReplayResult
+        {
+            HardState = hs,
+            Entries = entries,
+            RawLastIndex = last,
+            RawLastTerm = lastTerm,
+            NeedsReset = entries.Count == 0 && (last != snapIndex || lastTerm != snapTerm),
+            Positions = positions,
+            Warnings = warnings,
+        };
+    }
+
+    /// <summary>Removes entries with index &gt;= <paramref name="from"/>.</summary>
+    private static void Truncate(List<Entry> entries, ulong from)
+    {
+        if (entries.Count == 0 || from > entries[^1].Index)
+        {
+            return;
+        }
+        int keep = from <= entries[0].Index ? 0 : (int)(from - entries[0].Index);
+        entries.RemoveRange(keep, entries.Count - keep);
+    }
+}
