@@ -1,0 +1,418 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using RaftPS.Consensus;
+using RaftPS.Protocol;
+using RaftPS.Protocol.Wire;
+
+namespace RaftPS.Node.Transport;
+
+/// <summary>
+/// A node's single UDP socket, shared by peers and clients. A receive loop on its own task validates, reassembles
+/// and decodes datagrams and raises <see cref="RaftMessageReceived"/> / <see cref="ClientRequestReceived"/> on that
+/// task (handlers should only hand the value on, e.g. to a channel). Sends are synchronous non-blocking UDP
+/// sendto calls from the caller's thread; socket errors are counted, never thrown. Fault injection
+/// (<see cref="Faults"/>) sits between the socket and everything else. Thread-safe.
+/// </summary>
+public sealed class UdpTransport : IAsyncDisposable, IDisposable
+{
+    // Windows reports ICMP port unreachable as WSAECONNRESET on the next receive unless this ioctl turns it off.
+    private const int SioUdpConnReset = unchecked((int)0x9800000C);
+    private const int AddressCacheLimit = 4096;
+
+    private readonly Socket _socket;
+    private readonly ILogger _logger;
+    private readonly DatagramFramer _framer;
+    private readonly DatagramReceiver _receiver;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly Random _faultRandom;
+    private readonly object _faultRandomLock = new();
+    // Receive side: source address -> endpoint handed to client handlers (only the receive loop touches it).
+    private readonly Dictionary<SocketAddress, IPEndPoint> _endPoints = new();
+    // Send side: endpoint -> serialized address, so steady traffic does not re-serialize per datagram.
+    private readonly ConcurrentDictionary<IPEndPoint, SocketAddress> _addresses = new();
+    private volatile FaultSettings _faults = FaultSettings.None;
+    private Task? _receiveLoop;
+    private int _started;
+    private volatile bool _disposed;
+
+    public UdpTransport(IPEndPoint localEndPoint, ulong clusterId, ulong nodeId, PeerAddressBook peers, TransportOptions? options, ILogger? logger)
+    {
+        ArgumentNullException.ThrowIfNull(localEndPoint);
+        ArgumentNullException.ThrowIfNull(peers);
+        options ??= new TransportOptions();
+        options.Wire.Validate();
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        ClusterId = clusterId;
+        NodeId = nodeId;
+        Peers = peers;
+        Options = options;
+        Counters = new WireCounters();
+        _framer = new DatagramFramer(options.Wire, clusterId, nodeId);
+        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest);
+        _faultRandom = new Random(options.FaultSeed ?? unchecked((int)nodeId * 7919 + 17));
+
+        _socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (localEndPoint.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = true;
+            if (OperatingSystem.IsWindows()) _socket.IOControl(SioUdpConnReset, [0, 0, 0, 0], null);
+            TrySetBufferSizes(options.SocketBufferSize);
+            _socket.Bind(localEndPoint);
+            LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The bound endpoint (with the real port when bound to port 0).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+    public ulong ClusterId { get; }
+    public ulong NodeId { get; }
+    public PeerAddressBook Peers { get; }
+    public TransportOptions Options { get; }
+    public WireCounters Counters { get; }
+
+    /// <summary>A Raft message from a peer, addressed to this node. Raised on the receive task (or a timer thread when delayed).</summary>
+    public event Action<Message>? RaftMessageReceived;
+
+    /// <summary>A client request and the address to send the reply to. Raised on the receive task.</summary>
+    public event Action<ClientRequest, EndPoint>? ClientRequestReceived;
+
+    /// <summary>Current fault injection; assign a new value to change it at run time.</summary>
+    public FaultSettings Faults
+    {
+        get => _faults;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (!(value.DropRate >= 0 && value.DropRate <= 1)) throw new ArgumentOutOfRangeException(nameof(value), "DropRate must be in [0, 1]");
+            if (value.Delay < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), "Delay must not be negative");
+            // Own copy: the caller may keep mutating the set it passed.
+            _faults = value with { PartitionedFrom = (value.PartitionedFrom ?? FrozenSet<ulong>.Empty).ToFrozenSet() };
+            _logger.LogInformation("Node {NodeId} fault injection: {Faults}", NodeId, _faults);
+        }
+    }
+
+    /// <summary>Starts the receive loop. Subscribe to the events first.</summary>
+    public void Start()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _started, 1) != 0) throw new InvalidOperationException("transport already started");
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
+    }
+
+    /// <summary>Sends a Raft message to the peer <c>m.To</c>. False when it was not handed to the socket (unknown peer, fault, encoding error).</summary>
+    public bool Send(Message m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        if (_disposed) return false;
+        var faults = _faults;
+        if (faults.Suspended || faults.PartitionedFrom.Contains(m.To))
+        {
+            Counters.CountDrop(DropReason.FaultInjected);
+            return false;
+        }
+        if (!Peers.TryGet(m.To, out var peer))
+        {
+            Counters.CountDrop(DropReason.UnknownPeer);
+            return false;
+        }
+        var address = AddressOf(peer);
+        var w = WireWriter.Rent();
+        try
+        {
+            RaftCodec.Write(w, m);
+            _framer.Frame(MessageKind.Raft, w, (this, address, faults), static (s, d) => s.Item1.SendPeerDatagram(d, s.address, s.faults));
+            return true;
+        }
+        catch (WireFormatException e)
+        {
+            _logger.LogError(e, "Node {NodeId} cannot encode {Message}", NodeId, m);
+            Counters.CountDrop(DropReason.Malformed);
+            return false;
+        }
+        finally
+        {
+            WireWriter.Return(w);
+        }
+    }
+
+    /// <summary>Sends a reply to a client address received with its request. Only <see cref="FaultSettings.Suspended"/> affects client traffic.</summary>
+    public bool SendReply(ClientReply reply, EndPoint to)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        ArgumentNullException.ThrowIfNull(to);
+        if (_disposed) return false;
+        if (_faults.Suspended)
+        {
+            Counters.CountDrop(DropReason.FaultInjected);
+            return false;
+        }
+        if (to is not IPEndPoint ip) throw new ArgumentException("reply address must be an IPEndPoint", nameof(to));
+        var address = AddressOf(ip);
+        var w = WireWriter.Rent();
+        try
+        {
+            ClientCodec.Write(w, reply);
+            _framer.Frame(MessageKind.ClientReply, w, (this, address), static (s, d) => s.Item1.SendRaw(d, s.address));
+            return true;
+        }
+        catch (WireFormatException e)
+        {
+            _logger.LogError(e, "Node {NodeId} cannot encode reply {RequestId}", NodeId, reply.RequestId);
+            Counters.CountDrop(DropReason.Malformed);
+            return false;
+        }
+        finally
+        {
+            WireWriter.Return(w);
+        }
+    }
+
+    private void SendPeerDatagram(ReadOnlySpan<byte> datagram, SocketAddress address, FaultSettings faults)
+    {
+        if (faults.DropRate > 0 && NextFaultDouble() < faults.DropRate)
+        {
+            Counters.CountDrop(DropReason.FaultInjected);
+            return;
+        }
+        if (faults.Delay > TimeSpan.Zero)
+        {
+            _ = SendLaterAsync(datagram.ToArray(), address, faults.Delay);
+            return;
+        }
+        SendRaw(datagram, address);
+    }
+
+    private async Task SendLaterAsync(byte[] datagram, SocketAddress address, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        // A node suspended meanwhile does not emit what it had "in flight" in its own stack.
+        if (_faults.Suspended)
+        {
+            Counters.CountDrop(DropReason.FaultInjected);
+            return;
+        }
+        SendRaw(datagram, address);
+    }
+
+    private void SendRaw(ReadOnlySpan<byte> datagram, SocketAddress address)
+    {
+        if (_disposed) return;
+        try
+        {
+            _socket.SendTo(datagram, SocketFlags.None, address);
+            Counters.CountSent();
+        }
+        catch (SocketException e)
+        {
+            // UDP semantics: a failed send is a lost datagram. Log at debug to avoid a storm while a peer is down.
+            Counters.CountSendError();
+            if (_logger.IsEnabled(LogLevel.Debug)) _logger.LogDebug("Node {NodeId} send failed: {Error}", NodeId, e.SocketErrorCode);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private SocketAddress AddressOf(IPEndPoint endPoint)
+    {
+        if (_addresses.TryGetValue(endPoint, out var cached)) return cached;
+        if (_addresses.Count >= AddressCacheLimit) _addresses.Clear();
+        var target = endPoint;
+        // A dual-mode IPv6 socket reaches IPv4 peers through mapped addresses.
+        if (_socket.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.AddressFamily == AddressFamily.InterNetwork)
+            target = new IPEndPoint(endPoint.Address.MapToIPv6(), endPoint.Port);
+        var address = target.Serialize();
+        _addresses[endPoint] = address;
+        return address;
+    }
+
+    private double NextFaultDouble()
+    {
+        lock (_faultRandomLock) return _faultRandom.NextDouble();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        // Pinned: the socket layer can use it directly for every receive.
+        var buffer = GC.AllocateUninitializedArray<byte>(ushort.MaxValue + 1, pinned: true);
+        var source = new SocketAddress(_socket.AddressFamily);
+        var token = _cts.Token;
+        int consecutiveErrors = 0;
+        while (!token.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, source, token).ConfigureAwait(false);
+                consecutiveErrors = 0;
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e) when (!_disposed)
+            {
+                // ConnectionReset (ICMP port unreachable from a dead peer on some OSes) and similar are per-datagram
+                // noise: count and carry on. Back off a little if errors repeat so a broken socket cannot spin.
+                Counters.CountReceiveError();
+                if (e.SocketErrorCode is not (SocketError.ConnectionReset or SocketError.MessageSize or SocketError.ConnectionRefused))
+                    _logger.LogWarning("Node {NodeId} receive error: {Error}", NodeId, e.SocketErrorCode);
+                if (++consecutiveErrors > 10)
+                {
+                    try { await Task.Delay(10, token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { break; }
+                }
+                continue;
+            }
+            catch (SocketException)
+            {
+                break;
+            }
+
+            try
+            {
+                HandleDatagram(buffer.AsSpan(0, length), source);
+            }
+            catch (Exception e)
+            {
+                // A handler bug must not stop the node from hearing its peers.
+                _logger.LogError(e, "Node {NodeId} failed handling a datagram", NodeId);
+            }
+        }
+    }
+
+    private void HandleDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
+    {
+        if (!_receiver.TryAccept(datagram, out var header, out var payload)) return;
+        var faults = _faults;
+        if (faults.Suspended)
+        {
+            Counters.CountDrop(DropReason.FaultInjected);
+            return;
+        }
+        bool isPeer = header.Kind == MessageKind.Raft;
+        if (isPeer && (faults.PartitionedFrom.Contains(header.SenderId) || (faults.DropRate > 0 && NextFaultDouble() < faults.DropRate)))
+        {
+            Counters.CountDrop(DropReason.FaultInjected);
+            return;
+        }
+        if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
+
+        if (isPeer)
+        {
+            if (!RaftCodec.TryRead(message.Payload, out var m))
+            {
+                Counters.CountDrop(DropReason.Malformed);
+                return;
+            }
+            // The header's sender is authenticated (when keyed); a body claiming another origin or another
+            // destination is misrouted (stale address book, reused port) and must not reach the core.
+            if (m.From != header.SenderId || m.To != NodeId)
+            {
+                Counters.CountDrop(DropReason.Misaddressed);
+                return;
+            }
+            if (faults.Delay > TimeSpan.Zero)
+            {
+                _ = DeliverLaterAsync(m, faults.Delay);
+                return;
+            }
+            RaftMessageReceived?.Invoke(m);
+            return;
+        }
+
+        if (!ClientCodec.TryReadRequest(message.Payload, out var request))
+        {
+            Counters.CountDrop(DropReason.Malformed);
+            return;
+        }
+        ClientRequestReceived?.Invoke(request, EndPointOf(source));
+    }
+
+    private async Task DeliverLaterAsync(Message m, TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        var faults = _faults;
+        if (faults.Suspended || faults.PartitionedFrom.Contains(m.From))
+        {
+            Counters.CountDrop(DropReason.FaultInjected);
+            return;
+        }
+        try
+        {
+            RaftMessageReceived?.Invoke(m);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Node {NodeId} failed handling a delayed message", NodeId);
+        }
+    }
+
+    private IPEndPoint EndPointOf(SocketAddress source)
+    {
+        if (_endPoints.TryGetValue(source, out var ep)) return ep;
+        if (_endPoints.Count >= AddressCacheLimit) _endPoints.Clear();
+        // The receive buffer's SocketAddress is reused: key the cache by a copy.
+        var key = new SocketAddress(source.Family, source.Size);
+        source.Buffer.Span[..source.Size].CopyTo(key.Buffer.Span);
+        ep = (IPEndPoint)LocalEndPoint.Create(key);
+        _endPoints[key] = ep;
+        _addresses.TryAdd(ep, key);
+        return ep;
+    }
+
+    private void TrySetBufferSizes(int size)
+    {
+        try
+        {
+            _socket.ReceiveBufferSize = size;
+            _socket.SendBufferSize = size;
+        }
+        catch (SocketException e)
+        {
+            _logger.LogDebug("Node {NodeId} could not set socket buffers to {Size}: {Error}", NodeId, size, e.SocketErrorCode);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _cts.Cancel();
+        _socket.Dispose();
+        if (_receiveLoop is { } loop)
+        {
+            try { await loop.ConfigureAwait(false); }
+            catch (Exception e) { _logger.LogDebug(e, "Node {NodeId} receive loop ended with an error", NodeId); }
+        }
+        // _cts is deliberately not disposed: delayed sends/deliveries may still observe its (cancelled) token.
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+}
