@@ -47,6 +47,8 @@ public sealed class WireWriter : IBufferWriter<byte>, IDisposable
     /// <summary>Clears <paramref name="writer"/> and caches it for the calling thread.</summary>
     public static void Return(WireWriter writer)
     {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (writer._buffer.Length == 0) return; // disposed: nothing to reuse
         if (writer._buffer.Length > RetainLimit)
         {
             ArrayPool<byte>.Shared.Return(writer._buffer);
@@ -72,6 +74,7 @@ public sealed class WireWriter : IBufferWriter<byte>, IDisposable
     {
         long needed = (long)_position + additional + Tailroom;
         if (needed <= _buffer.Length) return;
+        ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
         if (needed > Array.MaxLength) throw new WireFormatException("message too large to encode");
         long size = Math.Max(needed, (long)_buffer.Length * 2);
         var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(size, Array.MaxLength));

@@ -97,5 +97,14 @@ public class WireReaderWriterTests
         var again = WireWriter.Rent();
         Assert.Equal(0, again.Length);
         WireWriter.Return(again);
+
+        var disposed = new WireWriter();
+        disposed.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => disposed.WriteByte(1));
+        WireWriter.Return(disposed); // ignored, not cached
+        var fresh = WireWriter.Rent();
+        fresh.WriteByte(1);
+        Assert.Equal(1, fresh.Length);
+        WireWriter.Return(fresh);
     }
 }
