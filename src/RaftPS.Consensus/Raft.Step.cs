@@ -469,10 +469,11 @@ public sealed partial class Raft
     private void ApplyConfig(ConfState cs)
     {
         Config = Configuration.FromConfState(cs);
-        RebuildProgress(reset: false);
+        var added = RebuildProgress(reset: false);
         if (Role == Role.Leader)
         {
-            // New members start probing; commit may move now that the quorum changed.
+            // New members start probing at once; commit may move now that the quorum changed.
+            foreach (var id in added) SendAppend(id);
             MaybeCommit();
         }
     }

@@ -153,6 +153,7 @@ public sealed partial class Raft
         ValidateConfChange(Config, target);
         var index = Log.LastIndex + 1;
         AppendAsLeader([new Entry(Term, index, EntryType.ConfChange, ConfStateCodec.Encode(target))]);
+        _pendingConfIndex = index;
         BroadcastAppend();
         return index;
     }
@@ -251,8 +252,10 @@ public sealed partial class Raft
         RebuildProgress(reset: true);
     }
 
-    private void RebuildProgress(bool reset)
+    /// <summary>Brings the progress map in line with the configuration; returns the ids that were added.</summary>
+    private List<ulong> RebuildProgress(bool reset)
     {
+        var added = new List<ulong>();
         if (reset) _progress.Clear();
         foreach (var id in _progress.Keys.ToArray())
             if (!Config.IsMember(id)) _progress.Remove(id);
@@ -270,7 +273,9 @@ public sealed partial class Raft
             };
             if (id == Id) pr.Match = Log.LastIndex;
             _progress[id] = pr;
+            added.Add(id);
         }
+        return added;
     }
 
     private void ResetRandomizedElectionTimeout() =>
