@@ -88,11 +88,11 @@ public sealed class RaftLog
     {
         if (!MatchTerm(prevIndex, prevTerm)) return null;
         ulong lastNew = prevIndex + (ulong)entries.Count;
-        int conflictAt = entries.Count > 0 && entries[0].Index <= LastIndex && entries[^1].Index < LastIndex ? 0 : FindConflict(entries); //MUT
+        int conflictAt = FindConflict(entries);
         if (conflictAt >= 0)
         {
             var first = entries[conflictAt];
-            if (first.Index <= Committed && false)
+            if (first.Index <= Committed)
                 throw new RaftInvariantException($"entry {first.Index} conflicts with committed entry (committed {Committed})");
             TruncateAndAppend(entries, conflictAt);
         }
