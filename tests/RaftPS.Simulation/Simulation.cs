@@ -73,6 +73,7 @@ public sealed class Simulation
     private bool _healed;
     private long _healStart;
     private long _readCtx;
+    private int _maxMessageBytes, _maxInflight;
 
     public Simulation(SimOptions options)
     {
@@ -92,6 +93,8 @@ public sealed class Simulation
         _dropRate = _rng.NextDouble() * 0.2;
         _dupRate = _rng.NextDouble() * 0.1;
         _maxDelay = 2 + _rng.Next(25);
+        _maxMessageBytes = _rng.Next(2) == 0 ? 1 : 64 << _rng.Next(5);
+        _maxInflight = 1 + _rng.Next(8);
         Trace($"seed {_o.Seed} nodes {_o.Nodes} drop {_dropRate:F2} dup {_dupRate:F2} delay<= {_maxDelay}");
         foreach (var n in _nodes)
         {
@@ -148,8 +151,10 @@ public sealed class Simulation
         Id = n.Id,
         ElectionTicks = ElectionTicks,
         HeartbeatTicks = 2,
-        MaxInflightMessages = 4,
-        MaxSizePerMessage = 512,
+        MaxInflightMessages = _maxInflight,
+        // Small batches (down to one entry) make acknowledgements that cover only part of a leader's log common, which is
+        // what exposes commit-rule mistakes (Figure 8).
+        MaxSizePerMessage = _maxMessageBytes,
         // Derive each incarnation's randomness from the one seed so replays are exact.
         Random = new SeededRandom(_rng.Next()),
     };

@@ -133,6 +133,34 @@ public class SnapshotTests
         Assert.Empty(again.Warnings);
     }
 
+    [Theory]
+    [InlineData(2UL)] // the log diverges from the snapshot: it is reset
+    [InlineData(1UL)] // the log matches: its tail is carried into the new segment
+    public void CrashBeforeOldSegmentsAreDeletedReplaysTheSame(ulong snapshotTerm)
+    {
+        using var tmp = new TempDir();
+        string backup = tmp.Sub("backup");
+        string dir = tmp.Sub("data");
+        using (RaftStorage s = Open(dir, NoSync, out _))
+        {
+            s.Append(new HardState(1, 1, 10), Range(1, 20, 1));
+            s.Sync();
+            CopyDirectory(dir, backup);
+            s.SaveSnapshot(Snap(15, snapshotTerm));
+        }
+        // the new segment and the snapshot are durable, the deletion of the old segment is not
+        foreach (string old in Segments(backup)) File.Copy(old, Path.Combine(dir, Path.GetFileName(old)));
+        Assert.Equal(2, Segments(dir).Length);
+        List<Entry> expected = snapshotTerm == 1 ? Range(16, 20, 1) : [];
+        using (RaftStorage s = Open(dir, NoSync, out RecoveredState r))
+        {
+            AssertEntries(expected, r.Entries);
+            Assert.Empty(r.Warnings);
+            Assert.Equal(1, s.SegmentCount); // the open finished the deletion
+        }
+        AssertEntries(expected, Reopen(dir, NoSync).Entries);
+    }
+
     [Fact]
     public void CrashAfterSnapshotBeyondTheLogKeepsAppendsWorking()
     {
