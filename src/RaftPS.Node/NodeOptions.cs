@@ -1,0 +1,51 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RaftPS.Node.StateMachine;
+using RaftPS.Protocol;
+
+namespace RaftPS.Node;
+
+/// <summary>Everything one node needs to run. Defaults suit a LAN or loopback cluster.</summary>
+public sealed record NodeOptions
+{
+    /// <summary>This node's id in <see cref="Cluster"/> (e.g. "n1").</summary>
+    public required string NodeId { get; init; }
+    public required ClusterDefinition Cluster { get; init; }
+    /// <summary>Data directory (WAL segments and snapshots); created if missing. The node always recovers from it.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Address to bind; defaults to this member's host from the cluster file (127.0.0.1 for a local cluster).</summary>
+    public IPAddress? BindAddress { get; init; }
+    /// <summary>Length of one consensus tick.</summary>
+    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+    /// <summary>Election timeout in ticks (randomized in [n, 2n) per election): 150–300 ms by default.</summary>
+    public int ElectionTicks { get; init; } = 15;
+    /// <summary>Heartbeat interval in ticks: 50 ms by default.</summary>
+    public int HeartbeatTicks { get; init; } = 5;
+    /// <summary>fsync before acknowledging. Turning it off loses acknowledged writes on power failure; only for experiments.</summary>
+    public bool Fsync { get; init; } = true;
+    public long SegmentBytes { get; init; } = 64L << 20;
+    /// <summary>Take a snapshot once the live log exceeds this many bytes.</summary>
+    public long SnapshotThresholdBytes { get; init; } = 64L << 20;
+    /// <summary>Log entries kept in memory behind a snapshot so slightly lagging followers need no snapshot.</summary>
+    public int EntriesKeptAfterSnapshot { get; init; } = 5000;
+    public KvOptions Kv { get; init; } = new();
+    /// <summary>Requests a client may have waiting on this node at once; beyond it new ones are refused as Unavailable.</summary>
+    public int MaxPendingRequests { get; init; } = 100_000;
+    public int MaxInflightMessages { get; init; } = 256;
+    public long MaxSizePerMessage { get; init; } = 1 << 20;
+    public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+    /// <summary>Seed for election-timeout randomness; null derives one from the clock.</summary>
+    public int? RandomSeed { get; init; }
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DataDirectory)) throw new ArgumentException("a data directory is required");
+        _ = Cluster.Find(NodeId) ?? throw new ClusterDefinitionException($"node id '{NodeId}' is not a member of cluster '{Cluster.ClusterName}' (members: {string.Join(", ", Cluster.Members.Select(m => m.Id))})");
+        if (TickInterval <= TimeSpan.Zero) throw new ArgumentException("TickInterval must be positive");
+        if (ElectionTicks <= HeartbeatTicks) throw new ArgumentException("ElectionTicks must exceed HeartbeatTicks");
+        if (SnapshotThresholdBytes < 1024) throw new ArgumentException("SnapshotThresholdBytes must be at least 1 KiB");
+        if (EntriesKeptAfterSnapshot < 0) throw new ArgumentException("EntriesKeptAfterSnapshot cannot be negative");
+    }
+}
