@@ -41,17 +41,17 @@ internal static class SegmentScanner
             string? problem;
             if (!WalFormat.TryReadHeader(rest, out uint crc, out uint payloadLength, out byte type))
             {
-                if (pos > 0 && !rest.ContainsAnyExcept((byte)0))
+                if (isLast && pos > 0 && !rest.ContainsAnyExcept((byte)0))
                 {
-                    break; // end of a preallocated segment
+                    break; // end of the preallocated space (sealed segments are cut to their records)
                 }
                 problem = $"incomplete record header ({rest.Length} bytes)";
             }
             else if (crc == 0 && payloadLength == 0 && type == 0)
             {
-                if (pos > 0 && !rest.ContainsAnyExcept((byte)0))
+                if (isLast && pos > 0 && !rest.ContainsAnyExcept((byte)0))
                 {
-                    break; // never-written (preallocated) space
+                    break; // never-written (preallocated) space; sealed segments are cut to their records
                 }
                 problem = "zero bytes where a record should start";
             }

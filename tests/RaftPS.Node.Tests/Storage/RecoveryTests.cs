@@ -121,6 +121,22 @@ public class RecoveryTests
     }
 
     [Fact]
+    public void ZerosAfterTheRecordsOfANonLastSegmentAreCorruption()
+    {
+        using var tmp = new TempDir();
+        using (RaftStorage s = Open(tmp.Path, Small(400), out _))
+        {
+            for (ulong i = 1; i <= 30; i++) s.Append(null, [E(i, 1)]);
+        }
+        string[] segments = Segments(tmp.Path);
+        long length = new FileInfo(segments[0]).Length;
+        using (var fs = new FileStream(segments[0], FileMode.Append)) fs.Write(new byte[100]);
+        WalCorruptionException ex = Assert.Throws<WalCorruptionException>(() => Reopen(tmp.Path, Small(400)));
+        Assert.Equal(segments[0], ex.File);
+        Assert.Equal(length, ex.Offset);
+    }
+
+    [Fact]
     public void MissingSegmentThrows()
     {
         using var tmp = new TempDir();

@@ -247,3 +247,66 @@ public class WalTests
         AssertEntries(Range(1, 3, 1), r.Entries);
     }
 }
+
+public class SegmentWriterTests
+{
+    [Fact]
+    public void SealCutsThePreallocatedTail()
+    {
+        using var tmp = new TempDir();
+        string path = tmp.Sub("wal-0000000000000001.log");
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        NativeIO.Preallocate(handle, 1 << 16);
+        Assert.Equal(1 << 16, new FileInfo(path).Length);
+        using (var w = new SegmentWriter(handle, path, 1, 0, new byte[64]))
+        {
+            Entry e = Kit.E(1, 1, 100); // larger than the buffer: the buffer grows
+            int size = WalFormat.EntryRecordSize(e);
+            WalFormat.WriteEntry(w.Reserve(size), e);
+            w.Advance(size);
+            w.Seal(fsync: true);
+            Assert.Equal(size, w.Length);
+        }
+        Assert.Equal(WalFormat.EntryRecordSize(Kit.E(1, 1, 100)), new FileInfo(path).Length);
+    }
+
+    [Fact]
+    public void PositionIndexFollowsTruncations()
+    {
+        var p = new PositionIndex();
+        p.Reset(10);
+        for (ulong i = 10; i < 20; i++) p.Record(i, (long)i * 100);
+        p.Record(15, 5); // overwrite from 15
+        Assert.True(p.TryGet(14, out long o14) && o14 == 1400);
+        Assert.True(p.TryGet(15, out long o15) && o15 == 5);
+        Assert.False(p.TryGet(16, out _));
+        p.Record(8, 7); // below the segment's first index: everything before is superseded
+        Assert.False(p.TryGet(10, out _));
+        Assert.True(p.TryGet(8, out long o8) && o8 == 7);
+        p.Record(9, 9);
+        p.Rebase(9, 100);
+        Assert.False(p.TryGet(8, out _));
+        Assert.True(p.TryGet(9, out long o9) && o9 == 109);
+        Assert.Throws<InvalidOperationException>(() => p.Record(11, 0));
+    }
+
+    [Fact]
+    public void TermRunsAnswerTermAtAnyIndex()
+    {
+        var t = new TermRuns();
+        t.Reset(0, 0);
+        for (ulong i = 1; i <= 30; i++) t.Append(i, 1 + i / 10); // terms 1 (1..9), 2 (10..19), 3 (20..29), 4 (30)
+        Assert.Equal(0UL, t.TermAt(0));
+        Assert.Equal(1UL, t.TermAt(9));
+        Assert.Equal(2UL, t.TermAt(10));
+        Assert.Equal(4UL, t.TermAt(30));
+        t.TruncateFrom(15);
+        for (ulong i = 15; i <= 20; i++) t.Append(i, 5);
+        Assert.Equal(2UL, t.TermAt(14));
+        Assert.Equal(5UL, t.TermAt(15));
+        t.TrimBefore(12);
+        Assert.Equal(2UL, t.TermAt(12));
+        Assert.Equal(5UL, t.TermAt(20));
+        Assert.Throws<ArgumentOutOfRangeException>(() => t.TermAt(11));
+    }
+}
