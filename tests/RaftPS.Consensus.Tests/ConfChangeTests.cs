@@ -204,14 +204,25 @@ public class ConfChangeTests
         net.Isolate(5);
         net.Isolate(6);
         var joint = net.Do(1, r => r.ProposeConfChange(Joint([4, 5, 6], [1, 2, 3])));
-        net.Beat(1); // new members are probed from the next heartbeat round
-        // All of C_old has it, but only 4 of C_new: not committed.
+        // New members are probed at once, without waiting for a heartbeat. All of C_old has the entry, but only 4 of
+        // C_new: not committed.
         Assert.True(net[2].Log.LastIndex >= joint && net[3].Log.LastIndex >= joint && net[4].Log.LastIndex >= joint);
         Assert.True(net[1].Log.Committed < joint);
         net.Rejoin(5);
         net.Beat(1);
         Assert.Equal(joint, net[1].Log.Committed);
         Assert.True(net[4].Config.Voters.IsJoint);
+
+        // Symmetrically, a majority of C_new (4,5) without one of C_old (only 1) commits nothing.
+        net.Isolate(2);
+        net.Isolate(3);
+        var mid = net.Propose(1, "joint");
+        Assert.True(net[4].Log.LastIndex >= mid && net[5].Log.LastIndex >= mid);
+        Assert.True(net[1].Log.Committed < mid);
+        net.Rejoin(2);
+        net.Rejoin(3);
+        net.Beat(1);
+        Assert.Equal(mid, net[1].Log.Committed);
 
         var leave = net.Do(1, r => r.ProposeConfChange(T.Voters(4, 5, 6)));
         Assert.True(net[1].Log.Applied >= leave);
@@ -225,10 +236,12 @@ public class ConfChangeTests
         Assert.All(new ulong[] { 4, 5, 6 }, id => Assert.Equal(leader.Log.Committed, net[id].Log.Committed));
     }
 
-    [Fact]
-    public void JointElectionNeedsBothMajorities()
+    [Theory]
+    [InlineData(4UL, 3UL)] // incoming majority (1,4) first: still needs the outgoing one
+    [InlineData(3UL, 4UL)] // outgoing majority (1,3) first: still needs the incoming one
+    public void JointElectionNeedsBothMajorities(ulong firstVoter, ulong secondVoter)
     {
-        // A node in C_old,new (incoming 1,2,4 / outgoing 1,2,3) that hears only from 1 and 3 cannot win.
+        // A candidate in C_old,new (incoming 1,2,4 / outgoing 1,2,3) needs a majority of each (paper §6).
         var joint = Joint([1, 2, 4], [1, 2, 3]);
         Entry[] log = [T.E(1, 1), T.Conf(2, 1, joint)];
         var r = T.Node(1, T.Voters(1, 2, 3), T.Recovered(1, 0, 2, log), T.NoPreVoteNoCheckQuorum);
@@ -237,9 +250,9 @@ public class ConfChangeTests
         Assert.Equal(Role.Candidate, r.Role);
         var term = r.Term;
         Assert.Equal(T.Ids(2, 3, 4), r.Ready().Messages.Where(m => m.Type == MessageType.Vote).Select(m => m.To).Order().ToArray());
-        r.Step(new Message { Type = MessageType.VoteResponse, From = 3, To = 1, Term = term });
-        Assert.Equal(Role.Candidate, r.Role); // outgoing majority (1,3) but incoming has only 1
-        r.Step(new Message { Type = MessageType.VoteResponse, From = 4, To = 1, Term = term });
+        r.Step(new Message { Type = MessageType.VoteResponse, From = firstVoter, To = 1, Term = term });
+        Assert.Equal(Role.Candidate, r.Role);
+        r.Step(new Message { Type = MessageType.VoteResponse, From = secondVoter, To = 1, Term = term });
         Assert.Equal(Role.Leader, r.Role);
     }
 

@@ -81,13 +81,15 @@ public class ElectionTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void VoteIsPersistedBeforeTheReplyAndSurvivesRestart(bool restart)
+    [InlineData(false, 0UL)]
+    [InlineData(true, 0UL)]
+    [InlineData(false, 1UL)] // already in the candidate's term: only the vote changes, and that alone must be synced
+    [InlineData(true, 1UL)]
+    public void VoteIsPersistedBeforeTheReplyAndSurvivesRestart(bool restart, ulong termBefore)
     {
         var conf = T.Voters(1, 2, 3);
-        var storage = new MemoryStorage();
-        var r = T.Node(1, conf);
+        var storage = new MemoryStorage { HardState = new HardState(termBefore, 0, 0) };
+        var r = new Raft(Network.Options(1, 1), storage.ToRecovered(), conf);
         r.Step(new Message { Type = MessageType.Vote, From = 2, To = 1, Term = 1 });
         var rd = r.GetReady();
         var reply = Assert.Single(rd.Messages);

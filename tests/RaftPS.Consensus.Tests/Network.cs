@@ -39,7 +39,7 @@ public sealed class MemoryStorage
 /// </summary>
 public sealed class Network
 {
-    private readonly Queue<Message> _queue = new();
+    private readonly List<Message> _queue = new();
     private readonly Dictionary<ulong, ulong> _leaderOfTerm = new();
     private readonly Dictionary<ulong, Entry> _appliedByIndex = new();
     private readonly HashSet<ulong> _isolated = new();
@@ -185,6 +185,16 @@ public sealed class Network
         }
     }
 
+    /// <summary>Ticks every node once and collects what they emit, without delivering anything.</summary>
+    public void TickOnly()
+    {
+        foreach (var (id, node) in Nodes)
+        {
+            node.Tick();
+            Drain(id);
+        }
+    }
+
     /// <summary>Ticks until <paramref name="done"/> holds; fails after <paramref name="maxTicks"/>. Returns ticks used.</summary>
     public int TickUntil(Func<bool> done, int maxTicks)
     {
@@ -209,12 +219,27 @@ public sealed class Network
         return delivered;
     }
 
+    /// <summary>
+    /// Optional chaos: when set, the next message is picked at random from the queue (reordering) and may be dropped or
+    /// delivered twice, as UDP would.
+    /// </summary>
+    public Random? Chaos { get; set; }
+    public double DropRate { get; set; }
+    public double DuplicateRate { get; set; }
+
     /// <summary>Delivers at most one queued message. Returns false if the queue was empty.</summary>
     public bool DeliverOne()
     {
         if (_queue.Count == 0) return false;
-        var m = _queue.Dequeue();
+        int at = Chaos is null ? 0 : Chaos.Next(_queue.Count);
+        var m = _queue[at];
+        _queue.RemoveAt(at);
         if (Dropped(m)) return true;
+        if (Chaos is not null)
+        {
+            if (Chaos.NextDouble() < DropRate) return true;
+            if (Chaos.NextDouble() < DuplicateRate) _queue.Add(m);
+        }
         Delivered.Add(m);
         Nodes[m.To].Step(m);
         Drain(m.To);
@@ -239,7 +264,7 @@ public sealed class Network
             foreach (var m in rd.Messages)
             {
                 Sent.Add(m);
-                _queue.Enqueue(m);
+                _queue.Add(m);
             }
             if (rd.Snapshot is { } s) InstalledSnapshots[id].Add(s);
             foreach (var e in rd.CommittedEntries) RecordApplied(id, e);
@@ -281,6 +306,9 @@ public sealed class Network
     }
 
     // ------------------------------------------------------------ queries
+
+    /// <summary>The entry applied at each index by whichever node applied it first.</summary>
+    public IReadOnlyDictionary<ulong, Entry> AppliedByIndex => _appliedByIndex;
 
     public IEnumerable<Raft> Leaders => Nodes.Values.Where(n => n.Role == Role.Leader);
 
