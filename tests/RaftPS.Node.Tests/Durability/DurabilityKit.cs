@@ -182,7 +182,9 @@ internal sealed class CapturingLoggerFactory : ILoggerFactory
 }
 
 /// <summary>One record found in a WAL segment by walking the on-disk format independently of the recovery code.</summary>
-internal readonly record struct WalRecordInfo(long Offset, int Length, RecordType Type, ulong EntryIndex);
+/// <param name="EntryIndex">Log index of an entry record, else 0.</param>
+/// <param name="Commit">Commit index of a hard state or segment header record, else 0.</param>
+internal readonly record struct WalRecordInfo(long Offset, int Length, RecordType Type, ulong EntryIndex, ulong Commit);
 
 /// <summary>Finds WAL segments and their records so tests can damage them at exact places.</summary>
 internal static class WalFiles
@@ -204,9 +206,16 @@ internal static class WalFiles
         {
             if (!WalFormat.PlausiblePayload(type, length) || length > data.Length - pos - WalFormat.HeaderSize) break;
             if (WalFormat.ComputeCrc(data.AsSpan(pos), (int)length) != crc) break;
-            ulong index = type == (byte)RecordType.Entry ? WalFormat.ReadEntry(data.AsSpan(pos + WalFormat.HeaderSize, (int)length)).Index : 0;
+            var payload = data.AsSpan(pos + WalFormat.HeaderSize, (int)length);
+            ulong index = type == (byte)RecordType.Entry ? WalFormat.ReadEntry(payload).Index : 0;
+            ulong commit = type switch
+            {
+                (byte)RecordType.HardState => WalFormat.ReadHardState(payload).Commit,
+                (byte)RecordType.SegmentHeader => WalFormat.ReadSegmentHeader(payload)?.HardState.Commit ?? 0,
+                _ => 0,
+            };
             int size = WalFormat.HeaderSize + (int)length;
-            records.Add(new WalRecordInfo(pos, size, (RecordType)type, index));
+            records.Add(new WalRecordInfo(pos, size, (RecordType)type, index, commit));
             pos += size;
         }
         return records;
