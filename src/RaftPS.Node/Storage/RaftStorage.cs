@@ -388,19 +388,28 @@ public sealed class RaftStorage : IDisposable
         }
         try
         {
-            _active.Flush();
-            if (_options.Fsync)
-            {
-                _active.DataSync();
-                SyncCount++;
-            }
-            _dirty = false;
+            SyncActive();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             _failure = ex;
             throw;
         }
+    }
+
+    private void SyncActive()
+    {
+        if (!_dirty)
+        {
+            return;
+        }
+        _active.Flush();
+        if (_options.Fsync)
+        {
+            _active.DataSync();
+            SyncCount++;
+        }
+        _dirty = false;
     }
 
     /// <summary>
@@ -459,7 +468,12 @@ public sealed class RaftStorage : IDisposable
                     Rollover(index, term, copyFrom: from);
                     _positions.Rebase(index + 1, SegmentHeaderRecordBytes - from);
                 }
-                // else the entries after the snapshot start in an older segment: keep the active one, prune what we can.
+                else
+                {
+                    // The entries after the snapshot start in an older segment: keep the active one and prune what
+                    // the snapshot makes obsolete; sync so that the call is a durability point like the other paths.
+                    SyncActive();
+                }
             }
             _snapshotIndex = index;
             _snapshotTerm = term;

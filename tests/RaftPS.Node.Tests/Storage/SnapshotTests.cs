@@ -61,7 +61,7 @@ public class SnapshotTests
     public void OnlyAPrefixOfSegmentsIsDeletedWhenTheTailStartsInAnOlderSegment()
     {
         using var tmp = new TempDir();
-        WalOptions options = Small(600);
+        WalOptions options = Small(600, fsync: true);
         var model = new List<Entry>();
         using (RaftStorage s = Open(tmp.Path, options, out _))
         {
@@ -71,9 +71,11 @@ public class SnapshotTests
                 WalTests.ModelAppend(model, batch);
             }
             int before = s.SegmentCount;
+            int syncs = s.SyncCount;
             // index 31 was written in an older segment, so the active one cannot carry the tail by itself
             s.SaveSnapshot(Snap(30, 2));
             Assert.InRange(s.SegmentCount, 2, before - 1);
+            Assert.Equal(syncs + 1, s.SyncCount); // what was appended before the snapshot is durable too
             s.Sync();
         }
         RecoveredState r = Reopen(tmp.Path, options);
