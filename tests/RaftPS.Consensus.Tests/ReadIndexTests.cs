@@ -109,6 +109,26 @@ public class ReadIndexTests
     }
 
     [Fact]
+    public void ReadOnlyQueueReleasesInOrderUpToTheConfirmedRequest()
+    {
+        var q = new ReadOnlyQueue();
+        q.Add(5, Ctx("a"));
+        q.Add(6, Ctx("b"));
+        q.Add(7, Ctx("a")); // same context already waiting: ignored
+        q.Add(8, Ctx("c"));
+        Assert.Equal(3, q.Count);
+        Func<HashSet<ulong>, bool> twoAcks = acks => acks.Count >= 2;
+        Assert.Empty(q.Ack(2, Ctx("zz"), twoAcks)); // unknown context
+        Assert.Empty(q.Ack(2, Ctx("b"), twoAcks));
+        Assert.Empty(q.Ack(2, Ctx("b"), twoAcks));  // a duplicated ack counts once
+        var released = q.Ack(3, Ctx("b"), twoAcks);
+        Assert.Equal([(5UL, "a"), (6UL, "b")], released.Select(r => (r.Index, System.Text.Encoding.UTF8.GetString(r.Context))));
+        Assert.Equal(1, q.Count);
+        q.Clear();
+        Assert.Equal(0, q.Count);
+    }
+
+    [Fact]
     public void FollowerCannotServeReadIndex()
     {
         var net = T.ClusterWithLeader(3);
