@@ -38,10 +38,12 @@ public sealed record BenchResult
     [JsonPropertyName("write_gap_ms")] public double? WriteGapMs { get; init; }
     [JsonPropertyName("killed_node")] public string? KilledNode { get; init; }
     [JsonPropertyName("attempt_timeout_ms")] public required double AttemptTimeoutMs { get; init; }
-    /// <summary>Client datagrams sent/received and those dropped (duplicates, late replies, malformed).</summary>
+    /// <summary>Client datagrams of the measured phase: sent, received, dropped (duplicates, late replies, malformed).</summary>
     [JsonPropertyName("datagrams_sent")] public required long DatagramsSent { get; init; }
     [JsonPropertyName("datagrams_received")] public required long DatagramsReceived { get; init; }
     [JsonPropertyName("datagrams_dropped")] public required long DatagramsDropped { get; init; }
+    /// <summary>1-minute load average of the host just before the cluster started (Linux), to spot runs disturbed by other work.</summary>
+    [JsonPropertyName("host_load")] public double? HostLoad { get; init; }
     [JsonPropertyName("cores")] public int Cores { get; init; } = Environment.ProcessorCount;
     [JsonPropertyName("runtime")] public string Runtime { get; init; } = Environment.Version.ToString();
     [JsonPropertyName("date")] public required string Date { get; init; }

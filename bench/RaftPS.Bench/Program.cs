@@ -34,6 +34,7 @@ namespace RaftPS.Bench
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
             LocalCluster? cluster = null;
+            double? hostLoad = HostLoad();
             try
             {
                 if (!options.External)
@@ -42,7 +43,7 @@ namespace RaftPS.Bench
                     cluster = await LocalCluster.StartAsync(options, options.Nodes, cts.Token).ConfigureAwait(false);
                     Log($"cluster up in {cluster.Directory}: {cluster.Cluster}");
                 }
-                var result = await RunBenchAsync(options, cluster, cts.Token).ConfigureAwait(false);
+                var result = await RunBenchAsync(options, cluster, cts.Token).ConfigureAwait(false) with { HostLoad = hostLoad };
                 if (cluster?.UnexpectedExits().ToArray() is { Length: > 0 } crashed)
                 {
                     foreach (var n in crashed) Log($"node {n.Member.Id} exited unexpectedly during the run:\n{n.Tail()}");
@@ -117,6 +118,7 @@ namespace RaftPS.Bench
                 leader = await control.LeaderAsync(ct).ConfigureAwait(false);
                 ulong? logIndex = (await control.StatusAsync(leader, ct).ConfigureAwait(false)).LastIndex;
 
+                var (sent0, received0, dropped0) = Datagrams(pool);
                 var phase = new LoadPhase("measure", o.Ops, o.Clients);
                 Task<FailoverObservation>? killer = null;
                 using var stopKiller = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -131,13 +133,7 @@ namespace RaftPS.Bench
                 foreach (var s in measured.ErrorSamples) Log($"  error: {s}");
 
                 var lat = measured.SortedLatenciesMs();
-                long sent = 0, received = 0, dropped = 0;
-                foreach (var c in pool)
-                {
-                    sent += c.Counters.DatagramsSent;
-                    received += c.Counters.DatagramsReceived;
-                    dropped += c.Counters.DroppedTotal;
-                }
+                var (sent, received, dropped) = Datagrams(pool);
                 var result = new BenchResult
                 {
                     Mode = BenchOptions.ModeName(o.Mode),
@@ -162,9 +158,9 @@ namespace RaftPS.Bench
                     Errors = measured.Errors,
                     Fsync = o.Fsync,
                     AttemptTimeoutMs = o.AttemptTimeout.TotalMilliseconds,
-                    DatagramsSent = sent,
-                    DatagramsReceived = received,
-                    DatagramsDropped = dropped,
+                    DatagramsSent = sent - sent0,
+                    DatagramsReceived = received - received0,
+                    DatagramsDropped = dropped - dropped0,
                     Date = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
                 };
                 if (failover is not null)
@@ -185,6 +181,18 @@ namespace RaftPS.Bench
             {
                 foreach (var c in pool) await c.DisposeAsync().ConfigureAwait(false);
             }
+        }
+
+        private static (long Sent, long Received, long Dropped) Datagrams(IEnumerable<RaftClient> pool)
+        {
+            long sent = 0, received = 0, dropped = 0;
+            foreach (var c in pool)
+            {
+                sent += c.Counters.DatagramsSent;
+                received += c.Counters.DatagramsReceived;
+                dropped += c.Counters.DroppedTotal;
+            }
+            return (sent, received, dropped);
         }
 
         private static BenchOperation OperationFor(BenchMode mode, string[] keys, byte[] value) => mode switch
@@ -265,6 +273,20 @@ namespace RaftPS.Bench
             return string.Create(CultureInfo.InvariantCulture,
                 $"{r.Name}: {r.Succeeded} ok, {r.Errors} errors in {r.Seconds:0.000} s = {r.OpsPerSecond:0} ops/s; " +
                 $"p50 {PhaseResult.Percentile(lat, 0.5):0.000} ms, p99 {PhaseResult.Percentile(lat, 0.99):0.000} ms, max {(lat.Length > 0 ? lat[^1] : 0):0.000} ms");
+        }
+
+        /// <summary>First field of /proc/loadavg; null where there is none.</summary>
+        private static double? HostLoad()
+        {
+            try
+            {
+                var text = File.ReadAllText("/proc/loadavg");
+                return double.TryParse(text.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : null;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
         }
 
         private static double Round(double v, int digits = 3) => Math.Round(v, digits, MidpointRounding.AwayFromZero);
