@@ -55,6 +55,8 @@ public sealed class RaftStorage : IDisposable
         _lock = lockFile;
     }
 
+    private long PreallocateLimit => _options.Preallocate ? _options.SegmentBytes : 0;
+
     /// <summary>Bytes in live segments (appended, whether or not synced yet); drops after <see cref="SaveSnapshot"/>.</summary>
     public long LogBytes => _sealedBytes + _active.Length;
 
@@ -241,17 +243,14 @@ public sealed class RaftStorage : IDisposable
         {
             if (scan.TornTail is not null)
             {
-                RandomAccess.SetLength(handle, scan.ValidLength);
+                RandomAccess.SetLength(handle, scan.ValidLength); // preallocation below re-extends it with zeros
             }
-            if (_options.Preallocate)
-            {
-                NativeIO.Preallocate(handle, Math.Max(_options.SegmentBytes, scan.ValidLength));
-            }
+            var writer = new SegmentWriter(handle, scan.Path, scan.Seq, scan.ValidLength, new byte[WriteBufferBytes], PreallocateLimit);
             if (scan.TornTail is not null && _options.Fsync)
             {
-                NativeIO.FullSync(handle); // the cut must be durable before new records land after it
+                writer.FullSync(); // the cut must be durable before new records land after it
             }
-            return new SegmentWriter(handle, scan.Path, scan.Seq, scan.ValidLength, new byte[WriteBufferBytes]);
+            return writer;
         }
         catch
         {
@@ -537,11 +536,7 @@ public sealed class RaftStorage : IDisposable
         SafeFileHandle handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
         try
         {
-            if (_options.Preallocate)
-            {
-                NativeIO.Preallocate(handle, Math.Max(_options.SegmentBytes, SegmentHeaderRecordBytes + records.Length));
-            }
-            var writer = new SegmentWriter(handle, path, seq, 0, buffer);
+            var writer = new SegmentWriter(handle, path, seq, 0, buffer, PreallocateLimit);
             WalFormat.WriteSegmentHeader(writer.Reserve(SegmentHeaderRecordBytes), header);
             writer.Advance(SegmentHeaderRecordBytes);
             writer.WriteRaw(records);

@@ -8,18 +8,46 @@ namespace RaftPS.Node.Storage;
 /// </summary>
 internal sealed class SegmentWriter : IDisposable
 {
+    /// <summary>
+    /// Space is reserved this far ahead of the write position rather than for the whole segment at once, so that
+    /// recovery reads at most this many zero bytes past the last record, and an idle node does not hold a full
+    /// segment of disk. Each extension costs one metadata flush; appends in between leave the file size unchanged.
+    /// </summary>
+    internal const long PreallocateChunk = 4L << 20;
+
     private readonly SafeFileHandle _handle;
+    private readonly long _preallocateLimit;
     private byte[] _buffer;
     private int _buffered;
     private long _flushed;
+    private long _allocated;
 
-    public SegmentWriter(SafeFileHandle handle, string path, ulong seq, long length, byte[] buffer)
+    /// <param name="length">Bytes of records already in the file; appends continue there.</param>
+    /// <param name="preallocateLimit">Reserve space ahead of the writes up to this file size; 0 to never preallocate.</param>
+    public SegmentWriter(SafeFileHandle handle, string path, ulong seq, long length, byte[] buffer, long preallocateLimit)
     {
         _handle = handle;
         Path = path;
         Seq = seq;
         _flushed = length;
         _buffer = buffer;
+        _preallocateLimit = preallocateLimit;
+        _allocated = RandomAccess.GetLength(handle);
+        EnsureAllocated(length);
+    }
+
+    private void EnsureAllocated(long end)
+    {
+        if (_preallocateLimit <= 0 || end + PreallocateChunk / 2 <= _allocated || _allocated >= _preallocateLimit)
+        {
+            return;
+        }
+        long target = Math.Min(_preallocateLimit, end + PreallocateChunk);
+        if (target > _allocated)
+        {
+            NativeIO.Preallocate(_handle, target);
+            _allocated = target;
+        }
     }
 
     public string Path { get; }
@@ -50,6 +78,7 @@ internal sealed class SegmentWriter : IDisposable
         Flush();
         if (!records.IsEmpty)
         {
+            EnsureAllocated(_flushed + records.Length);
             RandomAccess.Write(_handle, records, _flushed);
             _flushed += records.Length;
         }
@@ -62,6 +91,7 @@ internal sealed class SegmentWriter : IDisposable
         {
             return;
         }
+        EnsureAllocated(_flushed + _buffered);
         RandomAccess.Write(_handle, _buffer.AsSpan(0, _buffered), _flushed);
         _flushed += _buffered;
         _buffered = 0;
@@ -79,6 +109,7 @@ internal sealed class SegmentWriter : IDisposable
     {
         Flush();
         RandomAccess.SetLength(_handle, _flushed);
+        _allocated = _flushed;
         if (fsync)
         {
             NativeIO.FullSync(_handle);

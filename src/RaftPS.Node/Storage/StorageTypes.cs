@@ -12,8 +12,9 @@ public sealed record WalOptions
     public bool Fsync { get; init; } = true;
 
     /// <summary>
-    /// Reserve each segment's full size on creation so that appends do not change the file size and fdatasync
-    /// needs no metadata flush (the unused tail reads as zeros, which recovery treats as the end of the log).
+    /// Reserve segment space (fallocate) a few MiB ahead of the writes, so that most appends do not change the file
+    /// size and fdatasync needs no metadata flush. The reserved tail reads as zeros, which recovery treats as the end
+    /// of the log; a segment is cut to its records when the next one starts.
     /// </summary>
     public bool Preallocate { get; init; } = true;
 }

@@ -256,10 +256,9 @@ public class SegmentWriterTests
         using var tmp = new TempDir();
         string path = tmp.Sub("wal-0000000000000001.log");
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
-        NativeIO.Preallocate(handle, 1 << 16);
-        Assert.Equal(1 << 16, new FileInfo(path).Length);
-        using (var w = new SegmentWriter(handle, path, 1, 0, new byte[64]))
+        using (var w = new SegmentWriter(handle, path, 1, 0, new byte[64], preallocateLimit: 1 << 16))
         {
+            Assert.Equal(1 << 16, new FileInfo(path).Length);
             Entry e = Kit.E(1, 1, 100); // larger than the buffer: the buffer grows
             int size = WalFormat.EntryRecordSize(e);
             WalFormat.WriteEntry(w.Reserve(size), e);
@@ -268,6 +267,23 @@ public class SegmentWriterTests
             Assert.Equal(size, w.Length);
         }
         Assert.Equal(WalFormat.EntryRecordSize(Kit.E(1, 1, 100)), new FileInfo(path).Length);
+    }
+
+    [Fact]
+    public void SpaceIsReservedInChunksAheadOfTheWrites()
+    {
+        using var tmp = new TempDir();
+        string path = tmp.Sub("wal-0000000000000001.log");
+        long limit = 3 * SegmentWriter.PreallocateChunk;
+        var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
+        using var w = new SegmentWriter(handle, path, 1, 0, new byte[1 << 20], limit);
+        Assert.Equal(SegmentWriter.PreallocateChunk, new FileInfo(path).Length);
+        var block = new byte[1 << 20];
+        for (int i = 0; i < 3; i++) w.WriteRaw(block);
+        // past half of the reserved space: the next chunk is reserved before the write
+        Assert.Equal(3 * block.Length + SegmentWriter.PreallocateChunk, new FileInfo(path).Length);
+        for (int i = 0; i < 12; i++) w.WriteRaw(block);
+        Assert.Equal(limit + 3 * block.Length, new FileInfo(path).Length); // never more than the segment size, then plain growth
     }
 
     [Fact]
