@@ -154,6 +154,29 @@ internal static class Wait
     }
 }
 
+/// <summary>Waits for a quiet cluster to agree.</summary>
+internal static class Settle
+{
+    /// <summary>
+    /// Waits (bounded) until every node's last, commit and applied index are one and the same value of at least
+    /// <paramref name="atLeast"/> (the log index of the last acknowledged write), and returns it. Needed because a
+    /// node publishes its status after it has replied to the client, so a status read right after a reply may lag.
+    /// </summary>
+    public static async Task<ulong> AllAsync(IEnumerable<RaftServer> nodes, ulong atLeast, TimeSpan timeout)
+    {
+        var running = nodes.ToArray();
+        await Wait.UntilAsync(() =>
+        {
+            var s = running.Select(n => n.Status).ToArray();
+            return s[0].LastIndex >= atLeast && s.All(x => x.LastIndex == s[0].LastIndex && x.CommitIndex == x.LastIndex && x.AppliedIndex == x.LastIndex);
+        }, timeout, () => string.Join(", ", running.Select(n => $"{n.NodeId}: last {n.Status.LastIndex} commit {n.Status.CommitIndex} applied {n.Status.AppliedIndex}")) + $" (want >= {atLeast})");
+        return running[0].Status.LastIndex;
+    }
+
+    public static Task<ulong> AllAsync(Integration.InProcessCluster cluster, ulong atLeast, TimeSpan timeout) =>
+        AllAsync(cluster.Servers.Values.Where(s => s is not null).Select(s => s!), atLeast, timeout);
+}
+
 /// <summary>Thread-safe in-memory logger factory, so a test can check what a node reported.</summary>
 internal sealed class CapturingLoggerFactory : ILoggerFactory
 {

@@ -23,21 +23,22 @@ public class RestartTests
         var leader = await cluster.WaitForLeaderAsync();
         using var client = new KvTestClient(cluster.Cluster);
         var latest = new Dictionary<string, string?>();
-        WriteRounds(client, latest, rounds: 1, keys: 10, tag: "before");
+        ulong last = WriteRounds(client, latest, rounds: 1, keys: 10, tag: "before");
+        await Settle.AllAsync(cluster, last, Deadline);
 
         var follower = cluster.Servers.Values.First(s => s != leader)!;
         string id = follower.NodeId;
-        ulong target = leader.Status.CommitIndex;
-        await Wait.UntilAsync(() => follower.Status.AppliedIndex >= target, Deadline, () => $"{id} applied {follower.Status.AppliedIndex} < {target}");
         ulong followerLast = follower.Status.LastIndex;
         await cluster.StopNodeAsync(id);
 
         // Overwrite every key several times and add new ones while the follower is down.
         WriteRounds(client, latest, rounds: 5, keys: 20, tag: "while-down");
-        Assert.Equal(ReplyStatus.Ok, Replies.Require(client.Execute(new ClientRequest { Op = ClientOp.Delete, Key = "k3" }, Deadline), "delete k3").Status);
+        var delete = Replies.Require(client.Execute(new ClientRequest { Op = ClientOp.Delete, Key = "k3" }, Deadline), "delete k3");
+        Assert.Equal(ReplyStatus.Ok, delete.Status);
         latest["k3"] = null;
 
         leader = await cluster.WaitForLeaderAsync();
+        await Settle.AllAsync(cluster, delete.Version, Deadline);
         var leaderStatus = leader.Status;
         // The entries right after the follower's log are gone from the leader: only InstallSnapshot can bring it back.
         Assert.True(leaderStatus.SnapshotIndex > followerLast + 1,
@@ -79,17 +80,17 @@ public class RestartTests
         var leader = await cluster.WaitForLeaderAsync();
         using var client = new KvTestClient(cluster.Cluster);
         var latest = new Dictionary<string, string?>();
-        WriteRounds(client, latest, rounds: 3, keys: 15, tag: role);
+        ulong last = WriteRounds(client, latest, rounds: 3, keys: 15, tag: role);
         foreach (var key in new[] { "k1", "k7" })
         {
-            Assert.Equal(ReplyStatus.Ok, Replies.Require(client.Execute(new ClientRequest { Op = ClientOp.Delete, Key = key }, Deadline), "delete").Status);
+            var delete = Replies.Require(client.Execute(new ClientRequest { Op = ClientOp.Delete, Key = key }, Deadline), "delete");
+            Assert.Equal(ReplyStatus.Ok, delete.Status);
+            last = delete.Version;
             latest[key] = null;
         }
 
-        ulong commit = leader.Status.CommitIndex;
         var all = cluster.Servers.Values.Select(s => s!).ToArray();
-        await Wait.UntilAsync(() => all.All(s => s.Status.AppliedIndex >= commit), Deadline,
-            () => string.Join(", ", all.Select(s => $"{s.NodeId} applied {s.Status.AppliedIndex}")) + $" < {commit}");
+        await Settle.AllAsync(all, last, Deadline);
         var chosen = role == "leader" ? leader : all.First(s => s != leader);
         string id = chosen.NodeId;
         ulong applied = chosen.Status.AppliedIndex;
@@ -168,8 +169,10 @@ public class RestartTests
 
     // ------------------------------------------------------------------ helpers
 
-    internal static void WriteRounds(KvTestClient client, Dictionary<string, string?> latest, int rounds, int keys, string tag)
+    /// <returns>The log index of the last write.</returns>
+    internal static ulong WriteRounds(KvTestClient client, Dictionary<string, string?> latest, int rounds, int keys, string tag)
     {
+        ulong last = 0;
         for (int r = 0; r < rounds; r++)
         {
             for (int k = 0; k < keys; k++)
@@ -178,8 +181,10 @@ public class RestartTests
                 var reply = Replies.Require(client.Put(key, value, Deadline), $"put {key}");
                 Assert.True(reply.Status == ReplyStatus.Ok, $"put {key}: {reply.Status} {reply.Error}");
                 latest[key] = value;
+                last = reply.Version;
             }
         }
+        return last;
     }
 
     internal static void AssertStaleReads(KvTestClient client, RaftServer node, IReadOnlyDictionary<string, string?> latest)

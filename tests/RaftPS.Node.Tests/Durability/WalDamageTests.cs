@@ -42,12 +42,8 @@ public class WalDamageTests
         return state;
     }
 
-    private static async Task WaitAllApplied(InProcessCluster cluster, ulong index)
-    {
-        var running = cluster.Servers.Values.Where(s => s is not null).Select(s => s!).ToArray();
-        await Wait.UntilAsync(() => running.All(s => s.Status.AppliedIndex >= index), Deadline,
-            () => string.Join(", ", running.Select(s => $"{s.NodeId} applied {s.Status.AppliedIndex}")) + $" < {index}");
-    }
+    private static Task WaitAllApplied(InProcessCluster cluster, IEnumerable<Write> writes) =>
+        Settle.AllAsync(cluster, writes.Max(w => w.Version), Deadline);
 
     public static TheoryData<string, string> TornCases() => new()
     {
@@ -69,7 +65,7 @@ public class WalDamageTests
         var leader = await cluster.WaitForLeaderAsync();
         using var client = new KvTestClient(cluster.Cluster);
         var writes = WriteSome(client, 40, "before");
-        await WaitAllApplied(cluster, leader.Status.CommitIndex);
+        await WaitAllApplied(cluster, writes);
         string id = role == "leader" ? leader.NodeId : cluster.Servers.Values.First(s => s != leader)!.NodeId;
         foreach (var m in cluster.Cluster.Members) await cluster.StopNodeAsync(m.Id);
 
@@ -98,7 +94,7 @@ public class WalDamageTests
         foreach (var m in cluster.Cluster.Members.Where(m => m.Id != id)) cluster.StartNode(m.Id);
         leader = await cluster.WaitForLeaderAsync();
         writes.AddRange(WriteSome(client, 5, "after"));
-        await WaitAllApplied(cluster, leader.Status.CommitIndex);
+        await WaitAllApplied(cluster, writes);
         RestartTests.AssertStaleReads(client, alone, StateAt(writes, ulong.MaxValue));
         RestartTests.AssertLinearizableReads(client, StateAt(writes, ulong.MaxValue));
         Assert.False(alone.Completion.IsCompleted, $"{id} stopped: {alone.Completion.Exception?.GetBaseException().Message}");
@@ -120,7 +116,7 @@ public class WalDamageTests
         var leader = await cluster.WaitForLeaderAsync();
         using var client = new KvTestClient(cluster.Cluster);
         var writes = WriteSome(client, 60, "v");
-        await WaitAllApplied(cluster, leader.Status.CommitIndex);
+        await WaitAllApplied(cluster, writes);
         var victim = cluster.Servers.Values.First(s => s != leader)!;
         string id = victim.NodeId;
         ulong lastIndex = victim.Status.LastIndex;
@@ -174,7 +170,7 @@ public class WalDamageTests
         WalFiles.FlipByte(segment, flipAt);
         var restarted = cluster.StartNode(id);
         await Wait.UntilAsync(() => restarted.Status.LastIndex >= lastIndex, Deadline, () => $"{id} last index {restarted.Status.LastIndex} < {lastIndex}");
-        await WaitAllApplied(cluster, put.Version);
+        await WaitAllApplied(cluster, writes);
         RestartTests.AssertStaleReads(client, restarted, StateAt(writes, ulong.MaxValue));
     }
 }
