@@ -36,6 +36,8 @@ public sealed record NodeOptions
     public int MaxInflightMessages { get; init; } = 256;
     public long MaxSizePerMessage { get; init; } = 1 << 20;
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
+    /// <summary>Accept <c>SetFaults</c> requests from clients (failure drills). Off by default: a production node refuses them.</summary>
+    public bool AllowFaultInjection { get; init; }
     /// <summary>Seed for election-timeout randomness; null derives one from the clock.</summary>
     public int? RandomSeed { get; init; }
 

@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
 using RaftPS.Node.StateMachine;
+using RaftPS.Node.Transport;
 using RaftPS.Protocol;
 
 namespace RaftPS.Node;
@@ -90,6 +91,9 @@ public sealed partial class RaftServer
             case ClientOp.Status:
                 Reply(from, new ClientReply { RequestId = r.RequestId, NodeStatus = BuildStatus() });
                 return;
+            case ClientOp.SetFaults:
+                SetFaults(r, from);
+                return;
             case ClientOp.Get or ClientOp.List when r.Consistency == ReadConsistency.Stale:
                 // Explicitly stale: served from this node's state without confirming anything, and labelled as such.
                 Reply(from, Read(r) with { Stale = true });
@@ -107,6 +111,15 @@ public sealed partial class RaftServer
         }
         switch (r.Op)
         {
+            case ClientOp.TransferLeadership:
+                var target = _options.Cluster.Find(r.Key);
+                if (target is null || !_raft.Config.IsVoter(target.NodeId))
+                    Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.BadRequest, Error = $"'{r.Key}' is not a voting member" });
+                else if (target.NodeId == _self.NodeId || _raft.TransferLeadership(target.NodeId))
+                    Reply(from, new ClientReply { RequestId = r.RequestId, LeaderId = target.Id, LeaderEndpoint = target.Endpoint });
+                else
+                    Reply(from, NotLeader(r));
+                break;
             case ClientOp.Get or ClientOp.List:
                 _readBatch.Add(new PendingRead(r, from, 0));
                 break;
@@ -288,6 +301,54 @@ public sealed partial class RaftServer
         _raft.Compact(snapshot, Math.Max(_raft.Log.SnapshotIndex, applied > keep ? applied - keep : 0));
         _bytesSinceSnapshot = 0;
         _log.LogInformation("snapshot at {Index}: {Keys} keys, {Bytes} bytes", applied, _kv.Count, snapshot.Data.Length);
+    }
+
+    private long _faultGeneration;
+
+    private void SetFaults(ClientRequest r, EndPoint from)
+    {
+        ClientReply Bad(string error) => new() { RequestId = r.RequestId, Status = ReplyStatus.BadRequest, Error = error };
+        if (!_options.AllowFaultInjection)
+        {
+            Reply(from, Bad("fault injection is disabled on this node (start it with fault injection allowed)"));
+            return;
+        }
+        var spec = r.Faults ?? FaultSpec.None;
+        var peers = new HashSet<ulong>();
+        foreach (var id in spec.PartitionFrom)
+        {
+            var m = _options.Cluster.Find(id);
+            if (m is null)
+            {
+                Reply(from, Bad($"'{id}' is not a cluster member"));
+                return;
+            }
+            peers.Add(m.NodeId);
+        }
+        if (spec.DelayMs < 0 || spec.SuspendMs < 0)
+        {
+            Reply(from, Bad("delay and suspension must not be negative"));
+            return;
+        }
+        var settings = new FaultSettings
+        {
+            DropRate = spec.DropRate, Delay = TimeSpan.FromMilliseconds(spec.DelayMs), PartitionedFrom = peers, Suspended = spec.SuspendMs > 0,
+        };
+        // Reply before a suspension takes effect, and lift it by itself: a suspended node hears nothing, not even "resume".
+        Reply(from, new ClientReply { RequestId = r.RequestId });
+        var generation = Interlocked.Increment(ref _faultGeneration);
+        _transport.Faults = settings;
+        _log.LogWarning("fault injection: drop {Drop:P0}, delay {Delay} ms, partitioned from [{Peers}], suspended {Suspend} ms",
+            spec.DropRate, spec.DelayMs, string.Join(",", spec.PartitionFrom), spec.SuspendMs);
+        if (spec.SuspendMs > 0)
+        {
+            var resumed = settings with { Suspended = false };
+            _ = Task.Delay(spec.SuspendMs, _stop.Token).ContinueWith(t =>
+            {
+                // Only if no newer fault setting replaced this one meanwhile.
+                if (!t.IsCanceled && Interlocked.Read(ref _faultGeneration) == generation) _transport.Faults = resumed;
+            }, TaskScheduler.Default);
+        }
     }
 
     // ------------------------------------------------------------------ replies and status

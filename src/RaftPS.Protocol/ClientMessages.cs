@@ -9,6 +9,24 @@ public enum ClientOp : byte
     CompareAndSet = 4,
     List = 5,
     Status = 6,
+    /// <summary>Drills: set this node's injected transport faults (refused unless the node allows fault injection).</summary>
+    SetFaults = 7,
+    /// <summary>Ask the leader to hand leadership to the member named in <see cref="ClientRequest.Key"/> (thesis §3.10).</summary>
+    TransferLeadership = 8,
+}
+
+/// <summary>
+/// Transport faults for a drill: drop a fraction of peer datagrams, delay them, cut this node off from named peers, or
+/// suspend it entirely (nothing in or out, like a paused VM) for a while. The node lifts a suspension by itself.
+/// </summary>
+public sealed record FaultSpec
+{
+    public double DropRate { get; init; }
+    public int DelayMs { get; init; }
+    public IReadOnlyList<string> PartitionFrom { get; init; } = [];
+    public int SuspendMs { get; init; }
+
+    public static readonly FaultSpec None = new();
 }
 
 /// <summary>How a read is served: linearizable via ReadIndex on the leader (default), or stale from any node's local state.</summary>
@@ -50,6 +68,8 @@ public sealed record ClientRequest
     public ReadConsistency Consistency { get; init; }
     /// <summary>List: maximum number of items (0 = no limit).</summary>
     public int Limit { get; init; }
+    /// <summary>SetFaults: the faults to inject.</summary>
+    public FaultSpec? Faults { get; init; }
 }
 
 /// <summary>One key with its value and version (the log index that last wrote it).</summary>

@@ -22,7 +22,9 @@ public static class KvValidator
         switch (r.Op)
         {
             case ClientOp.Status:
-                return Ok();
+            case ClientOp.SetFaults:
+            case ClientOp.TransferLeadership:
+                return Ok(); // not state machine operations: the node checks them itself
 
             case ClientOp.List:
                 if (r.Limit < 0)

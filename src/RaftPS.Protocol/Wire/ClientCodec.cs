@@ -14,6 +14,7 @@ public static class ClientCodec
         Value = 1,
         ExpectedVersion = 2,
         ExpectedValue = 4,
+        Faults = 8,
     }
 
     [Flags]
@@ -31,7 +32,7 @@ public static class ClientCodec
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(r);
         // Undefined enum values would be dropped by every receiver; fail at the sender instead.
-        if (r.Op is < ClientOp.Get or > ClientOp.Status) throw new WireFormatException($"undefined client op {(byte)r.Op}");
+        if (r.Op is < ClientOp.Get or > ClientOp.TransferLeadership) throw new WireFormatException($"undefined client op {(byte)r.Op}");
         if (r.Consistency > ReadConsistency.Stale) throw new WireFormatException($"undefined read consistency {(byte)r.Consistency}");
         w.WriteVarUInt64(r.RequestId);
         w.WriteVarUInt64(r.ClientId);
@@ -40,13 +41,23 @@ public static class ClientCodec
         w.WriteByte((byte)r.Consistency);
         var fields = (r.Value is not null ? RequestFields.Value : 0)
                      | (r.ExpectedVersion.HasValue ? RequestFields.ExpectedVersion : 0)
-                     | (r.ExpectedValue is not null ? RequestFields.ExpectedValue : 0);
+                     | (r.ExpectedValue is not null ? RequestFields.ExpectedValue : 0)
+                     | (r.Faults is not null ? RequestFields.Faults : 0);
         w.WriteByte((byte)fields);
         w.WriteString(r.Key ?? "");
         if (r.Value is not null) w.WriteBytes(r.Value);
         if (r.ExpectedVersion is { } ev) w.WriteVarUInt64(ev);
         if (r.ExpectedValue is not null) w.WriteBytes(r.ExpectedValue);
         w.WriteVarInt32(r.Limit);
+        if (r.Faults is { } f)
+        {
+            if (!(f.DropRate >= 0 && f.DropRate <= 1)) throw new WireFormatException("drop rate must be within [0, 1]");
+            w.WriteVarUInt64((ulong)Math.Round(f.DropRate * 1_000_000));
+            w.WriteVarInt32(f.DelayMs);
+            w.WriteVarUInt64((ulong)f.PartitionFrom.Count);
+            foreach (var p in f.PartitionFrom) w.WriteString(p);
+            w.WriteVarInt32(f.SuspendMs);
+        }
     }
 
     public static ClientRequest ReadRequest(ReadOnlySpan<byte> payload)
@@ -56,17 +67,28 @@ public static class ClientCodec
         ulong clientId = rd.ReadVarUInt64();
         ulong sequence = rd.ReadVarUInt64();
         byte op = rd.ReadByte();
-        if (op is < (byte)ClientOp.Get or > (byte)ClientOp.Status) throw new WireFormatException($"unknown client op {op}");
+        if (op is < (byte)ClientOp.Get or > (byte)ClientOp.TransferLeadership) throw new WireFormatException($"unknown client op {op}");
         byte consistency = rd.ReadByte();
         if (consistency > (byte)ReadConsistency.Stale) throw new WireFormatException($"unknown read consistency {consistency}");
         byte fieldsByte = rd.ReadByte();
-        if ((fieldsByte & ~7) != 0) throw new WireFormatException($"unknown request field flags {fieldsByte:x2}");
+        if ((fieldsByte & ~15) != 0) throw new WireFormatException($"unknown request field flags {fieldsByte:x2}");
         var fields = (RequestFields)fieldsByte;
         string key = rd.ReadString();
         byte[]? value = (fields & RequestFields.Value) != 0 ? rd.ReadBytes() : null;
         ulong? expectedVersion = (fields & RequestFields.ExpectedVersion) != 0 ? rd.ReadVarUInt64() : null;
         byte[]? expectedValue = (fields & RequestFields.ExpectedValue) != 0 ? rd.ReadBytes() : null;
         int limit = rd.ReadVarInt32();
+        FaultSpec? faults = null;
+        if ((fields & RequestFields.Faults) != 0)
+        {
+            var ppm = rd.ReadVarUInt64();
+            if (ppm > 1_000_000) throw new WireFormatException("drop rate above 1");
+            int delay = rd.ReadVarInt32();
+            int count = rd.ReadCount(1);
+            var from = new string[count];
+            for (int i = 0; i < count; i++) from[i] = rd.ReadString();
+            faults = new FaultSpec { DropRate = ppm / 1_000_000.0, DelayMs = delay, PartitionFrom = from, SuspendMs = rd.ReadVarInt32() };
+        }
         rd.EnsureEnd();
         return new ClientRequest
         {
@@ -80,6 +102,7 @@ public static class ClientCodec
             ExpectedVersion = expectedVersion,
             ExpectedValue = expectedValue,
             Limit = limit,
+            Faults = faults,
         };
     }
 

@@ -16,7 +16,17 @@ public class ClientCodecTests
         { "list stale", new ClientRequest { Op = ClientOp.List, Key = "pre*", Consistency = ReadConsistency.Stale, Limit = 100 } },
         { "negative limit", new ClientRequest { Op = ClientOp.List, Limit = int.MinValue } },
         { "status", new ClientRequest { Op = ClientOp.Status } },
+        { "faults", new ClientRequest { Op = ClientOp.SetFaults, Faults = new FaultSpec { DropRate = 0.25, DelayMs = 30, PartitionFrom = ["n2", "n3"], SuspendMs = 1500 } } },
+        { "no faults", new ClientRequest { Op = ClientOp.SetFaults, Faults = FaultSpec.None } },
+        { "transfer", new ClientRequest { Op = ClientOp.TransferLeadership, Key = "n2" } },
     };
+
+    [Fact]
+    public void DropRateOutsideZeroToOneFailsAtTheSender()
+    {
+        Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientRequest { Op = ClientOp.SetFaults, Faults = new FaultSpec { DropRate = 1.5 } }));
+        Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientRequest { Op = ClientOp.SetFaults, Faults = new FaultSpec { DropRate = double.NaN } }));
+    }
 
     [Theory]
     [MemberData(nameof(Requests))]
@@ -79,9 +89,9 @@ public class ClientCodecTests
     {
         // Layout: requestId, clientId, sequence (1-byte varints here), op, consistency, fields, key...
         { "op 0", b => Set(b, 3, 0) },
-        { "op 7", b => Set(b, 3, 7) },
+        { "op 9", b => Set(b, 3, 9) },
         { "consistency 2", b => Set(b, 4, 2) },
-        { "unknown field flag", b => Set(b, 5, 0x08) },
+        { "unknown field flag", b => Set(b, 5, 0x10) },
         { "trailing byte", b => [.. b, 0] },
         { "invalid utf8 key", b => Set(Set(b, 7, 0xC3), 8, 0x28) },
         { "key length past end", b => Set(b, 6, 0x7F) },
@@ -108,7 +118,7 @@ public class ClientCodecTests
 
     [Theory]
     [InlineData((ClientOp)0, ReadConsistency.Linearizable)]
-    [InlineData((ClientOp)7, ReadConsistency.Linearizable)]
+    [InlineData((ClientOp)9, ReadConsistency.Linearizable)]
     [InlineData(ClientOp.Get, (ReadConsistency)2)]
     public void UndefinedEnumsFailAtTheSender(ClientOp op, ReadConsistency consistency)
     {

@@ -103,6 +103,14 @@ internal static class WireGen
         Equal(e.ExpectedValue, a.ExpectedValue);
         Assert.Equal(e.Consistency, a.Consistency);
         Assert.Equal(e.Limit, a.Limit);
+        Assert.Equal(e.Faults is null, a.Faults is null);
+        if (e.Faults is { } ef && a.Faults is { } af)
+        {
+            Assert.Equal(ef.DropRate, af.DropRate, 6);
+            Assert.Equal(ef.DelayMs, af.DelayMs);
+            Assert.Equal(ef.PartitionFrom, af.PartitionFrom);
+            Assert.Equal(ef.SuspendMs, af.SuspendMs);
+        }
     }
 
     public static void Equal(ClientReply e, ClientReply a)
