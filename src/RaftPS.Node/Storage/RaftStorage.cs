@@ -145,16 +145,8 @@ public sealed class RaftStorage : IDisposable
             }
         }
 
-        var warnings = new List<string>();
-        var scans = new List<SegmentScan>(segmentFiles.Count);
-        byte[] readBuffer = [];
-        for (int i = 0; i < segmentFiles.Count; i++)
-        {
-            scans.Add(SegmentScanner.Scan(segmentFiles[i].Path, segmentFiles[i].Seq, i == segmentFiles.Count - 1, ref readBuffer));
-        }
-        readBuffer = [];
-
         // Newest snapshot that verifies; whether the log still covers the gap behind a skipped one is checked by replay.
+        var warnings = new List<string>();
         Snapshot? snapshot = null;
         var unusable = new List<string>();
         foreach ((ulong index, string path) in snapshotFiles)
@@ -172,7 +164,17 @@ public sealed class RaftStorage : IDisposable
         }
         string unusableNote = unusable.Count == 0 ? "" : $" (newer snapshot files are unusable: {string.Join(", ", unusable)})";
         ulong snapIndex = snapshot?.Index ?? 0, snapTerm = snapshot?.Term ?? 0;
-        ReplayResult replay = WalReplay.Run(scans, snapIndex, snapTerm, unusableNote);
+
+        // One pass over the live segments: validate each record and replay it on top of the snapshot.
+        var replayer = new WalReplay(snapIndex, snapTerm, unusableNote);
+        var scans = new List<SegmentScan>(segmentFiles.Count);
+        byte[] readBuffer = [];
+        for (int i = 0; i < segmentFiles.Count; i++)
+        {
+            scans.Add(SegmentScanner.Scan(segmentFiles[i].Path, segmentFiles[i].Seq, i == segmentFiles.Count - 1, ref readBuffer, replayer));
+        }
+        readBuffer = [];
+        ReplayResult replay = replayer.Finish();
         warnings.AddRange(scans.Where(s => s.TornTail is not null).Select(s => s.TornTail!));
         warnings.AddRange(replay.Warnings);
 

@@ -123,6 +123,13 @@ internal static class WalFormat
         _ => false,
     };
 
+    /// <summary>Index and term of an entry payload, without copying its data.</summary>
+    public static void ReadEntryKey(ReadOnlySpan<byte> payload, out ulong index, out ulong term)
+    {
+        term = BinaryPrimitives.ReadUInt64LittleEndian(payload);
+        index = BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]);
+    }
+
     public static Entry ReadEntry(ReadOnlySpan<byte> payload)
     {
         ulong term = BinaryPrimitives.ReadUInt64LittleEndian(payload);

@@ -2,16 +2,12 @@ using RaftPS.Consensus;
 
 namespace RaftPS.Node.Storage;
 
-/// <summary>One valid record of a segment, at its byte offset.</summary>
-internal readonly record struct WalRecord(RecordType Type, long Offset, Entry? Entry, HardState HardState);
-
-/// <summary>The valid records of one segment file and where they end.</summary>
+/// <summary>Where one segment file's valid records end.</summary>
 internal sealed class SegmentScan
 {
     public required ulong Seq { get; init; }
     public required string Path { get; init; }
     public required SegmentHeader Header { get; init; }
-    public required List<WalRecord> Records { get; init; }
 
     /// <summary>Bytes up to the end of the last valid record; appends continue here.</summary>
     public required long ValidLength { get; init; }
@@ -26,12 +22,12 @@ internal sealed class SegmentScan
 /// </summary>
 internal static class SegmentScanner
 {
+    /// <summary>Validates one segment and feeds its records, in order, to <paramref name="replay"/>.</summary>
     /// <param name="buffer">Reused between segments so recovery allocates one read buffer.</param>
-    public static SegmentScan Scan(string path, ulong seq, bool isLast, ref byte[] buffer)
+    public static SegmentScan Scan(string path, ulong seq, bool isLast, ref byte[] buffer, WalReplay replay)
     {
         int length = ReadWhole(path, ref buffer);
         ReadOnlySpan<byte> data = buffer.AsSpan(0, length);
-        var records = new List<WalRecord>();
         SegmentHeader? header = null;
         string? torn = null;
         int pos = 0;
@@ -92,17 +88,13 @@ internal static class SegmentScanner
                             throw new WalCorruptionException(path, pos, $"segment header says sequence {h.Seq} but the file name says {seq}");
                         }
                         header = h;
+                        replay.BeginSegment(path, h, isLast);
                         break;
                     case RecordType.Entry:
-                        Entry e = WalFormat.ReadEntry(payload);
-                        if (e.Index == 0)
-                        {
-                            throw new WalCorruptionException(path, pos, "entry with index 0");
-                        }
-                        records.Add(new WalRecord(RecordType.Entry, pos, e, default));
+                        replay.OnEntry(path, pos, payload);
                         break;
                     case RecordType.HardState:
-                        records.Add(new WalRecord(RecordType.HardState, pos, null, WalFormat.ReadHardState(payload)));
+                        replay.OnHardState(WalFormat.ReadHardState(payload));
                         break;
                 }
                 pos += WalFormat.HeaderSize + (int)payloadLength;
@@ -130,7 +122,8 @@ internal static class SegmentScanner
         {
             throw new WalCorruptionException(path, 0, "empty segment file (no segment header)");
         }
-        return new SegmentScan { Seq = seq, Path = path, Header = header.Value, Records = records, ValidLength = pos, TornTail = torn };
+        replay.EndSegment(path, pos);
+        return new SegmentScan { Seq = seq, Path = path, Header = header.Value, ValidLength = pos, TornTail = torn };
     }
 
     /// <summary>
@@ -204,115 +197,132 @@ internal sealed class ReplayResult
 }
 
 /// <summary>
-/// Rebuilds the log from segment records with etcd's WAL semantics: an entry whose index is not past the end of
-/// the log truncates the log there first; entries covered by the snapshot are skipped.
+/// Rebuilds the log from segment records, streamed in file order, with etcd's WAL semantics: an entry whose index
+/// is not past the end of the log truncates the log there first; entries covered by the snapshot are skipped
+/// (and never materialised, so recovery memory is the live log only).
 /// </summary>
-internal static class WalReplay
+internal sealed class WalReplay
 {
-    /// <param name="unusableSnapshots">Appended to errors about missing history: which newer snapshot files were skipped.</param>
-    public static ReplayResult Run(IReadOnlyList<SegmentScan> scans, ulong snapIndex, ulong snapTerm, string unusableSnapshots)
+    private readonly ulong _snapIndex, _snapTerm;
+    private readonly string _unusableSnapshots;   // appended to errors about missing history
+    private readonly List<Entry> _entries = [];  // the log after the snapshot: indexes _snapIndex+1, _snapIndex+2, ...
+    private readonly PositionIndex _positions = new();
+    private HardState _hs;
+    private ulong _last, _lastTerm;
+    private ulong? _termAtSnap;                  // term of the log's own entry at _snapIndex, if the replay saw it
+    private bool _inLast;
+    private string? _prevPath;                   // previous segment and the end of its valid records
+    private long _prevEnd;
+
+    public WalReplay(ulong snapshotIndex, ulong snapshotTerm, string unusableSnapshotsNote)
     {
-        var entries = new List<Entry>();  // the log after the snapshot: indexes snapIndex+1, snapIndex+2, ...
-        var positions = new PositionIndex();
-        var warnings = new List<string>();
-        HardState hs = default;
-        ulong last = snapIndex, lastTerm = snapTerm;
-        ulong? termAtSnap = null; // term of the log's own entry at snapIndex, if the replay saw it
+        _snapIndex = snapshotIndex;
+        _snapTerm = snapshotTerm;
+        _unusableSnapshots = unusableSnapshotsNote;
+        _last = snapshotIndex;
+        _lastTerm = snapshotTerm;
+    }
 
-        for (int si = 0; si < scans.Count; si++)
+    public void BeginSegment(string path, SegmentHeader h, bool isLast)
+    {
+        if (_prevPath is null)
         {
-            SegmentScan scan = scans[si];
-            SegmentHeader h = scan.Header;
-            if (si == 0)
+            if (h.LastIndex > _snapIndex)
             {
-                if (h.LastIndex > snapIndex)
-                {
-                    throw new StorageRecoveryException(
-                        $"the write-ahead log starts after index {h.LastIndex} ('{scan.Path}') but the newest usable snapshot " +
-                        $"ends at index {snapIndex}{unusableSnapshots}: entries {snapIndex + 1}..{h.LastIndex} are gone");
-                }
-            }
-            else if (h.LastIndex > last && h.LastIndex > snapIndex)
-            {
-                SegmentScan prev = scans[si - 1];
-                if (unusableSnapshots.Length > 0)
-                {
-                    throw new StorageRecoveryException(
-                        $"'{scan.Path}' continues the log from index {h.LastIndex}, which needs a snapshot newer than index " +
-                        $"{snapIndex}{unusableSnapshots}");
-                }
-                throw new WalCorruptionException(prev.Path, prev.ValidLength,
-                    $"the segment ends at log index {last} but the next segment '{scan.Path}' starts after index {h.LastIndex}: entries are missing");
-            }
-            // A header below the current end truncates the log to it (a snapshot reset or compaction copied what follows).
-            Truncate(entries, h.LastIndex + 1);
-            last = h.LastIndex;
-            lastTerm = h.LastTerm;
-            if (h.LastIndex == snapIndex) termAtSnap = h.LastTerm;
-            else if (h.LastIndex < snapIndex) termAtSnap = null;
-            hs = h.HardState;
-            bool isLast = si == scans.Count - 1;
-            if (isLast) positions.Reset(h.LastIndex + 1);
-
-            foreach (WalRecord r in scan.Records)
-            {
-                if (r.Type == RecordType.HardState)
-                {
-                    hs = r.HardState;
-                    continue;
-                }
-                Entry e = r.Entry!;
-                if (e.Index > last + 1)
-                {
-                    throw new WalCorruptionException(scan.Path, r.Offset, $"entry {e.Index} does not follow the last log index {last}: entries are missing");
-                }
-                if (e.Index <= last)
-                {
-                    Truncate(entries, e.Index); // the core replaced its log from here on (conflict)
-                    if (e.Index <= snapIndex) termAtSnap = null;
-                }
-                last = e.Index;
-                lastTerm = e.Term;
-                if (e.Index == snapIndex) termAtSnap = e.Term;
-                if (e.Index > snapIndex) entries.Add(e);
-                if (isLast) positions.Record(e.Index, r.Offset);
+                throw new StorageRecoveryException(
+                    $"the write-ahead log starts after index {h.LastIndex} ('{path}') but the newest usable snapshot " +
+                    $"ends at index {_snapIndex}{_unusableSnapshots}: entries {_snapIndex + 1}..{h.LastIndex} are gone");
             }
         }
+        else if (h.LastIndex > _last && h.LastIndex > _snapIndex)
+        {
+            if (_unusableSnapshots.Length > 0)
+            {
+                throw new StorageRecoveryException(
+                    $"'{path}' continues the log from index {h.LastIndex}, which needs a snapshot newer than index {_snapIndex}{_unusableSnapshots}");
+            }
+            throw new WalCorruptionException(_prevPath, _prevEnd,
+                $"the segment ends at log index {_last} but the next segment '{path}' starts after index {h.LastIndex}: entries are missing");
+        }
+        // A header below the current end truncates the log to it (a snapshot reset or compaction copied what follows).
+        Truncate(h.LastIndex + 1);
+        _last = h.LastIndex;
+        _lastTerm = h.LastTerm;
+        if (h.LastIndex == _snapIndex) _termAtSnap = h.LastTerm;
+        else if (h.LastIndex < _snapIndex) _termAtSnap = null;
+        _hs = h.HardState;
+        _inLast = isLast;
+        if (isLast) _positions.Reset(h.LastIndex + 1);
+    }
 
-        if (snapIndex > 0 && termAtSnap is { } t && t != snapTerm && entries.Count > 0)
+    public void OnHardState(HardState hs) => _hs = hs;
+
+    public void OnEntry(string path, long offset, ReadOnlySpan<byte> payload)
+    {
+        WalFormat.ReadEntryKey(payload, out ulong index, out ulong term);
+        if (index == 0)
+        {
+            throw new WalCorruptionException(path, offset, "entry with index 0");
+        }
+        if (index > _last + 1)
+        {
+            throw new WalCorruptionException(path, offset, $"entry {index} does not follow the last log index {_last}: entries are missing");
+        }
+        if (index <= _last)
+        {
+            Truncate(index); // the core replaced its log from here on (conflict)
+            if (index <= _snapIndex) _termAtSnap = null;
+        }
+        _last = index;
+        _lastTerm = term;
+        if (index == _snapIndex) _termAtSnap = term;
+        if (index > _snapIndex) _entries.Add(WalFormat.ReadEntry(payload));
+        if (_inLast) _positions.Record(index, offset);
+    }
+
+    public void EndSegment(string path, long validLength)
+    {
+        _prevPath = path;
+        _prevEnd = validLength;
+    }
+
+    public ReplayResult Finish()
+    {
+        var warnings = new List<string>();
+        if (_snapIndex > 0 && _termAtSnap is { } t && t != _snapTerm && _entries.Count > 0)
         {
             // The snapshot was saved but the node stopped before the log reset that follows it: the log's entry at the
             // snapshot index has another term, so what follows it is not part of the committed log (paper Fig. 13 step 7).
-            warnings.Add($"log entries {entries[0].Index}..{entries[^1].Index} conflict with snapshot {snapIndex} (term {t} at that index, " +
-                $"snapshot term {snapTerm}) and were discarded");
-            entries.Clear();
+            warnings.Add($"log entries {_entries[0].Index}..{_entries[^1].Index} conflict with snapshot {_snapIndex} (term {t} at that index, " +
+                $"snapshot term {_snapTerm}) and were discarded");
+            _entries.Clear();
         }
-        ulong end = entries.Count > 0 ? entries[^1].Index : snapIndex;
-        if (hs.Commit > end)
+        ulong end = _entries.Count > 0 ? _entries[^1].Index : _snapIndex;
+        if (_hs.Commit > end)
         {
             throw new StorageRecoveryException(
-                $"the persisted commit index {hs.Commit} is beyond the recovered log, which ends at index {end}{unusableSnapshots}: committed entries are missing");
+                $"the persisted commit index {_hs.Commit} is beyond the recovered log, which ends at index {end}{_unusableSnapshots}: committed entries are missing");
         }
         return new ReplayResult
         {
-            HardState = hs,
-            Entries = entries,
-            RawLastIndex = last,
-            RawLastTerm = lastTerm,
-            NeedsReset = entries.Count == 0 && (last != snapIndex || lastTerm != snapTerm),
-            Positions = positions,
+            HardState = _hs,
+            Entries = _entries,
+            RawLastIndex = _last,
+            RawLastTerm = _lastTerm,
+            NeedsReset = _entries.Count == 0 && (_last != _snapIndex || _lastTerm != _snapTerm),
+            Positions = _positions,
             Warnings = warnings,
         };
     }
 
     /// <summary>Removes entries with index &gt;= <paramref name="from"/>.</summary>
-    private static void Truncate(List<Entry> entries, ulong from)
+    private void Truncate(ulong from)
     {
-        if (entries.Count == 0 || from > entries[^1].Index)
+        if (_entries.Count == 0 || from > _entries[^1].Index)
         {
             return;
         }
-        int keep = from <= entries[0].Index ? 0 : (int)(from - entries[0].Index);
-        entries.RemoveRange(keep, entries.Count - keep);
+        int keep = from <= _entries[0].Index ? 0 : (int)(from - _entries[0].Index);
+        _entries.RemoveRange(keep, _entries.Count - keep);
     }
 }
