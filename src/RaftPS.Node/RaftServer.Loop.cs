@@ -388,7 +388,8 @@ public sealed partial class RaftServer
     {
         var s = _status;
         if (s.Term != _raft.Term || s.Role != _raft.Role.ToString() || s.CommitIndex != _raft.Log.Committed ||
-            s.AppliedIndex != _kv.AppliedIndex || s.LastIndex != _raft.Log.LastIndex)
+            s.AppliedIndex != _kv.AppliedIndex || s.LastIndex != _raft.Log.LastIndex || s.Leader != NameOf(_raft.Lead) ||
+            s.SnapshotIndex != _raft.Log.SnapshotIndex)
             _status = BuildStatus();
     }
 }
