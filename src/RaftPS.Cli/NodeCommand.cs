@@ -1,0 +1,146 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using RaftPS.Node;
+using RaftPS.Protocol;
+
+namespace RaftPS.Cli;
+
+internal sealed partial class CliApp
+{
+    /// <summary>The line `raftps node` prints on stdout once it serves; the demo (and scripts) wait for it.</summary>
+    internal static string ReadyLine(string nodeId, IPEndPoint endPoint, string clusterName) =>
+        $"raftps node {nodeId} listening on {ClusterDefinition.FormatEndpoint(endPoint.Address.ToString(), endPoint.Port)} (cluster {clusterName})";
+
+    private static readonly string[] LogLevels = ["trace", "debug", "info", "warning", "error"];
+
+    private Command NodeCommand()
+    {
+        var id = new Option<string>("--id") { Description = "This node's id in the cluster file (e.g. n1).", Required = true };
+        var cluster = new Option<string>("--cluster", "-c") { Description = "Cluster file (JSON or 'id host port' lines).", Required = true, HelpName = "FILE" };
+        var data = new Option<string>("--data", "-d") { Description = "Data directory (write-ahead log and snapshots); created if missing.", Required = true, HelpName = "DIR" };
+        var bind = new Option<string?>("--bind") { Description = "Address to bind instead of the member's host from the cluster file (e.g. 0.0.0.0).", HelpName = "ADDRESS" };
+        var logLevel = new Option<string>("--log-level")
+        {
+            Description = "Log detail on stderr: 'info' shows elections, term changes, snapshots and recovery.",
+            DefaultValueFactory = _ => "warning",
+        };
+        logLevel.AcceptOnlyFromAmong(LogLevels);
+        var noFsync = new Option<bool>("--no-fsync") { Description = "Skip fsync. Acknowledged writes can be lost on power failure: experiments only." };
+        var snapshotMb = PositiveInt("--snapshot-threshold-mb", "Take a snapshot once the log has grown by this many MiB.", 64, max: 1 << 20);
+        var segmentMb = PositiveInt("--segment-mb", "Size of one write-ahead log segment file in MiB.", 64, max: 1 << 16);
+        var tickMs = PositiveInt("--tick-ms", "Length of one consensus tick in ms (election timeout 15-30 ticks, heartbeat 5).", 10, max: 10_000);
+
+        var command = new Command("node", "Run one node of a cluster in the foreground until Ctrl+C or SIGTERM.\n" +
+                                          "Prints 'raftps node ID listening on HOST:PORT (cluster NAME)' on stdout when it serves.")
+        {
+            id, cluster, data, bind, logLevel, noFsync, snapshotMb, segmentMb, tickMs,
+        };
+        command.SetAction((pr, ct) => Guarded(token => RunNodeAsync(new NodeArgs(
+            pr.GetValue(id)!, pr.GetValue(cluster)!, pr.GetValue(data)!, pr.GetValue(bind), pr.GetValue(logLevel)!,
+            pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs)), token), json: false, ct));
+        return command;
+    }
+
+    private static Option<int> PositiveInt(string name, string description, int defaultValue, int max)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" };
+        option.Validators.Add(result =>
+        {
+            int value = result.GetValueOrDefault<int>();
+            if (value < 1 || value > max) result.AddError($"{name} must be from 1 to {max}, got {value}");
+        });
+        return option;
+    }
+
+    private sealed record NodeArgs(string Id, string ClusterFile, string DataDirectory, string? Bind, string LogLevel, bool NoFsync,
+        int SnapshotThresholdMb, int SegmentMb, int TickMs);
+
+    private async Task<int> RunNodeAsync(NodeArgs a, CancellationToken cancellationToken)
+    {
+        var cluster = ClusterDefinition.Load(a.ClusterFile);
+        IPAddress? bind = null;
+        if (a.Bind is not null && !IPAddress.TryParse(a.Bind, out bind))
+            throw new UsageException($"--bind '{a.Bind}' is not an IP address");
+        var member = cluster.Find(a.Id) ?? throw new UsageException(
+            $"node id '{a.Id}' is not a member of cluster '{cluster.ClusterName}' in {a.ClusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))})");
+
+        using var loggerFactory = LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(ParseLevel(a.LogLevel))
+            // Everything on stderr: stdout carries only the ready line, which scripts and the demo parse.
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            }));
+        var options = new NodeOptions
+        {
+            NodeId = member.Id,
+            Cluster = cluster,
+            DataDirectory = a.DataDirectory,
+            BindAddress = bind,
+            Fsync = !a.NoFsync,
+            SnapshotThresholdBytes = (long)a.SnapshotThresholdMb << 20,
+            SegmentBytes = (long)a.SegmentMb << 20,
+            TickInterval = TimeSpan.FromMilliseconds(a.TickMs),
+            LoggerFactory = loggerFactory,
+        };
+        if (a.NoFsync) _err.WriteLine($"warning: node {member.Id} runs without fsync; acknowledged writes can be lost on power failure");
+
+        RaftServer server;
+        try
+        {
+            server = RaftServer.Start(options);
+        }
+        catch (SocketException e)
+        {
+            var ep = new IPEndPoint(bind ?? member.ResolveEndPoint().Address, member.Port);
+            throw new IOException($"node {member.Id} cannot bind {ep}: {e.Message}", e);
+        }
+        catch (Exception e) when (ExitCodes.For(e) == ExitCodes.StorageCorruption)
+        {
+            _err.WriteLine($"error: node {member.Id} cannot start: its data directory {Path.GetFullPath(a.DataDirectory)} is damaged.");
+            _err.WriteLine("       Restore it from a backup or, if the rest of the cluster is healthy, empty it so the node catches up from the leader.");
+            throw;
+        }
+
+        try
+        {
+            _out.WriteLine(ReadyLine(member.Id, server.EndPoint, cluster.ClusterName));
+            _out.Flush();
+            var interrupted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (cancellationToken.Register(() => interrupted.TrySetResult()).ConfigureAwait(false))
+            {
+                var first = await Task.WhenAny(server.Completion, interrupted.Task).ConfigureAwait(false);
+                if (first == server.Completion)
+                {
+                    // The loop only ends by itself on a fatal error (fail-stop); rethrow it so it is reported and mapped.
+                    await server.Completion.ConfigureAwait(false);
+                    throw new InvalidOperationException($"node {member.Id} stopped unexpectedly");
+                }
+            }
+            await server.StopAsync().ConfigureAwait(false);
+            _out.WriteLine($"raftps node {member.Id} stopped");
+            return ExitCodes.Success;
+        }
+        catch (Exception)
+        {
+            _err.WriteLine($"error: node {member.Id} stopped after a fatal error");
+            await server.StopAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static LogLevel ParseLevel(string level) => level switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "info" => LogLevel.Information,
+        "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        _ => throw new UsageException($"unknown log level '{level}' (use {string.Join(", ", LogLevels)})"),
+    };
+}
