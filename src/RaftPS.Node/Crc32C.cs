@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Numerics;
 
-namespace RaftPS.Node.Storage;
+namespace RaftPS.Node;
 
 /// <summary>
-/// CRC-32C (Castagnoli), the checksum used by the WAL and snapshot files. System.IO.Hashing.Crc32 is the IEEE
+/// CRC-32C (Castagnoli), the checksum of WAL records, snapshot files and state machine snapshots. System.IO.Hashing.Crc32 is the IEEE
 /// polynomial; BitOperations.Crc32C uses the SSE4.2 / ARMv8 CRC instructions when present, 8 bytes per step.
 /// </summary>
 internal static class Crc32C

@@ -84,7 +84,6 @@ public sealed partial class RaftServer : IAsyncDisposable
             new WalOptions { Fsync = options.Fsync, SegmentBytes = options.SegmentBytes }, log, out var recovered);
         try
         {
-            foreach (var w in recovered.Warnings) log.LogWarning("recovery: {Warning}", w);
             var kv = new KvStateMachine(options.Kv.SessionTimeoutMs, options.Kv.MaxSessions);
             if (recovered.Snapshot is { } snap) kv.Restore(snap.Data);
             var bootstrap = ConfState.Of(options.Cluster.Members.Select(m => m.NodeId).ToArray());

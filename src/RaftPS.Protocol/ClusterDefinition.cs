@@ -29,7 +29,7 @@ public sealed record ClusterMember(string Id, string Host, int Port)
 
 /// <summary>
 /// The members of a cluster, its name (hashed into the wire's cluster id) and optional shared key, as read from a
-/// cluster file. Two formats, chosen by content: JSON (first non-blank character '{')
+/// cluster file. Two formats, chosen by content: JSON (starting with '{', comments allowed)
 /// <code>{"cluster":"demo","key":null,"members":[{"id":"n1","host":"127.0.0.1","port":7001}]}</code>
 /// or text, one <c>id host port</c> per line, '#' starting a comment, blank lines ignored, with optional
 /// <c>cluster NAME</c> and <c>key SECRET</c> lines before the first member. Immutable; every instance is valid.
@@ -128,7 +128,7 @@ public sealed class ClusterDefinition
         }
     }
 
-    /// <summary>Parses JSON (text starting with '{') or the line format.</summary>
+    /// <summary>Parses JSON (text starting with '{' or a // or /* comment) or the line format.</summary>
     /// <exception cref="ClusterDefinitionException">The text is invalid.</exception>
     public static ClusterDefinition Parse(string text) => Parse(text, NodeIdOf);
 
@@ -137,7 +137,9 @@ public sealed class ClusterDefinition
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(nodeIdOf);
         var trimmed = text.AsSpan().TrimStart('\uFEFF').TrimStart();
-        var (name, key, members, lines) = trimmed.Length > 0 && trimmed[0] == '{' ? ParseJson(text) : ParseText(text);
+        // JSON starts with '{' or a JSON comment; no text line can (ids never start with '/').
+        bool json = trimmed.StartsWith("{") || trimmed.StartsWith("//") || trimmed.StartsWith("/*");
+        var (name, key, members, lines) = json ? ParseJson(text) : ParseText(text);
         return Create(name, key, members, lines, nodeIdOf);
     }
 

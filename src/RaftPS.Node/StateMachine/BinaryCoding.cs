@@ -4,23 +4,6 @@ using System.Text;
 
 namespace RaftPS.Node.StateMachine;
 
-/// <summary>CRC-32C (Castagnoli). System.IO.Hashing 10 has no CRC-32C, so use the hardware-backed BitOperations.Crc32C.</summary>
-internal static class Crc32C
-{
-    public static uint Compute(ReadOnlySpan<byte> data)
-    {
-        uint crc = 0xFFFF_FFFFu;
-        while (data.Length >= 8)
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[8..];
-        }
-        foreach (byte b in data)
-            crc = BitOperations.Crc32C(crc, b);
-        return ~crc;
-    }
-}
-
 internal static class Utf16
 {
     /// <summary>True when <paramref name="s"/> has no unpaired surrogate, i.e. it survives a UTF-8 round trip exactly.</summary>
