@@ -37,6 +37,16 @@ public sealed record BenchResult
     /// <summary>Failover: longest stretch after the kill with no successful completion at all.</summary>
     [JsonPropertyName("write_gap_ms")] public double? WriteGapMs { get; init; }
     [JsonPropertyName("killed_node")] public string? KilledNode { get; init; }
+    /// <summary>
+    /// CPU time per measured op (user + system, microseconds): of the bench process (the client side), of the node that
+    /// led when the phase began, and of all other nodes together. Unlike throughput, hardly disturbed by other load on
+    /// the host. Absent where a process was not observable for the whole phase (--endpoints, a killed node).
+    /// </summary>
+    [JsonPropertyName("cpu_us_per_op_client")] public double? CpuUsPerOpClient { get; init; }
+    [JsonPropertyName("cpu_us_per_op_leader")] public double? CpuUsPerOpLeader { get; init; }
+    [JsonPropertyName("cpu_us_per_op_followers")] public double? CpuUsPerOpFollowers { get; init; }
+    /// <summary>CPU the bench and the nodes used during the measured phase, in cores (2.0 = two cores busy throughout).</summary>
+    [JsonPropertyName("cpu_cores_used")] public double? CpuCoresUsed { get; init; }
     [JsonPropertyName("attempt_timeout_ms")] public required double AttemptTimeoutMs { get; init; }
     /// <summary>Client datagrams of the measured phase: sent, received, dropped (duplicates, late replies, malformed).</summary>
     [JsonPropertyName("datagrams_sent")] public required long DatagramsSent { get; init; }

@@ -285,6 +285,20 @@ public sealed class NodeProcess : IDisposable
 
     public Task WaitReadyAsync(CancellationToken ct) => _ready.Task.WaitAsync(ct);
 
+    /// <summary>User plus system CPU time the node has used so far; null once it has exited.</summary>
+    public TimeSpan? CpuTime()
+    {
+        try
+        {
+            _process.Refresh();
+            return _process.HasExited ? null : _process.TotalProcessorTime;
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>SIGKILL (Process.Kill on Unix); no-op once the process is gone.</summary>
     public void Kill()
     {

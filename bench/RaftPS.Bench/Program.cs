@@ -118,6 +118,8 @@ namespace RaftPS.Bench
                 leader = await control.LeaderAsync(ct).ConfigureAwait(false);
                 ulong? logIndex = (await control.StatusAsync(leader, ct).ConfigureAwait(false)).LastIndex;
 
+                var leaderNode = cluster?.NodeAt(leader);
+                var cpu0 = CpuSnapshot.Take(cluster, leaderNode);
                 var (sent0, received0, dropped0) = Datagrams(pool);
                 var phase = new LoadPhase("measure", o.Ops, o.Clients);
                 Task<FailoverObservation>? killer = null;
@@ -126,6 +128,7 @@ namespace RaftPS.Bench
                 if (o.Mode == BenchMode.Failover)
                     killer = KillLeaderAsync(phase, run, o.KillAfter ?? o.Ops / 4, cluster!, control, baseOptions, stopKiller.Token);
                 var measured = await run.ConfigureAwait(false);
+                var cpu1 = CpuSnapshot.Take(cluster, leaderNode);
                 stopKiller.Cancel();
                 FailoverObservation? failover = killer is null ? null : await killer.ConfigureAwait(false);
                 ct.ThrowIfCancellationRequested();
@@ -156,6 +159,10 @@ namespace RaftPS.Bench
                     P999Ms = Round(PhaseResult.Percentile(lat, 0.999)),
                     MaxMs = Round(lat.Length > 0 ? lat[^1] : 0),
                     Errors = measured.Errors,
+                    CpuUsPerOpClient = PerOp(cpu1.Client - cpu0.Client, measured.Completed),
+                    CpuUsPerOpLeader = cpu0.Leader is { } l0 && cpu1.Leader is { } l1 ? PerOp(l1 - l0, measured.Completed) : null,
+                    CpuUsPerOpFollowers = cpu0.Others is { } o0 && cpu1.Others is { } o1 ? PerOp(o1 - o0, measured.Completed) : null,
+                    CpuCoresUsed = cpu0.Total is { } t0 && cpu1.Total is { } t1 && measured.Seconds > 0 ? Round((t1 - t0).TotalSeconds / measured.Seconds, 2) : null,
                     Fsync = o.Fsync,
                     AttemptTimeoutMs = o.AttemptTimeout.TotalMilliseconds,
                     DatagramsSent = sent - sent0,
@@ -180,6 +187,25 @@ namespace RaftPS.Bench
             finally
             {
                 foreach (var c in pool) await c.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        private static double? PerOp(TimeSpan cpu, long ops) => ops > 0 ? Round(cpu.TotalMicroseconds / ops, 1) : null;
+
+        /// <summary>CPU used so far by this process, the leader node and the other nodes (null: not observable).</summary>
+        private sealed record CpuSnapshot(TimeSpan Client, TimeSpan? Leader, TimeSpan? Others)
+        {
+            public TimeSpan? Total => Leader is { } l && Others is { } o ? Client + l + o : null;
+
+            public static CpuSnapshot Take(LocalCluster? cluster, NodeProcess? leader)
+            {
+                using var self = Process.GetCurrentProcess();
+                var client = self.TotalProcessorTime;
+                if (cluster is null || leader is null) return new CpuSnapshot(client, null, null);
+                TimeSpan? others = TimeSpan.Zero;
+                foreach (var n in cluster.Nodes)
+                    if (n != leader) others = n.CpuTime() is { } t && others is { } sum ? sum + t : null;
+                return new CpuSnapshot(client, leader.CpuTime(), others);
             }
         }
 
