@@ -456,15 +456,22 @@ public sealed class Simulation
         Schedule(5 * TickUnits, FaultLoop);
         double r = _rng.NextDouble();
         var n = _nodes[_rng.Next(_nodes.Length)];
+        var leader = _nodes.FirstOrDefault(x => x.Up && x.Raft!.Role == Role.Leader);
         if (r < 0.04) Crash(n, "kill");
         else if (r < 0.06) n.CrashOnNextWrite = true;
-        else if (r < 0.20)
+        else if (r < 0.09 && leader is not null)
+        {
+            // Leaders dying soon after taking office, with their log half replicated, is where commit rules break (Figure 8).
+            if (_rng.Next(2) == 0) Crash(leader, "kill leader");
+            else leader.CrashOnNextWrite = true;
+        }
+        else if (r < 0.23)
         {
             var down = _nodes.Where(x => !x.Up).ToArray();
             if (down.Length > 0) Start(down[_rng.Next(down.Length)]);
         }
-        else if (r < 0.26) Repartition();
-        else if (r < 0.29)
+        else if (r < 0.29) Repartition();
+        else if (r < 0.32)
         {
             n.StalledUntil = _now + _rng.Next(2, 30) * TickUnits;
             Trace($"n{n.Id} stalled (slow disk) until {n.StalledUntil}");
