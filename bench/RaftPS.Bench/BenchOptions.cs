@@ -68,7 +68,8 @@ public sealed record BenchOptions
           --no-fsync           start nodes with --no-fsync
           --warmup N           unmeasured operations first (default 1000)
           --log-entries N      preload N puts before measuring (log size experiments)
-          --client-instances N RaftClient instances shared by the clients (default 1)
+          --client-instances N RaftClient instances shared by the clients (default 1); with get-stale,
+                               instance i prefers node i, so stale reads spread over the nodes
           --attempt-timeout-ms N  client per-attempt timeout (default 300)
           --kill-after N       failover: measured ops before the leader is killed (default ops/4)
           --work-dir DIR       where the temporary cluster directory goes (default the system temp dir)

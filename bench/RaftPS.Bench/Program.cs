@@ -90,7 +90,15 @@ namespace RaftPS.Bench
             await using var control = new RaftClient(baseOptions with { AttemptTimeout = TimeSpan.FromMilliseconds(100), Deadline = TimeSpan.FromSeconds(20) });
             try
             {
-                for (int i = 0; i < o.ClientInstances; i++) pool.Add(new RaftClient(loadOptions));
+                for (int i = 0; i < o.ClientInstances; i++)
+                {
+                    // Stale reads go to the preferred node (else the leader): spread the instances over the nodes so
+                    // stale reads scale out the way they are meant to.
+                    var endpoints = loadOptions.Endpoints;
+                    pool.Add(new RaftClient(o.Mode == BenchMode.GetStale && o.ClientInstances > 1
+                        ? loadOptions with { PreferredEndpoint = endpoints[i % endpoints.Count] }
+                        : loadOptions));
+                }
 
                 var sw = Stopwatch.StartNew();
                 var leader = await control.LeaderAsync(ct).ConfigureAwait(false);
