@@ -243,6 +243,43 @@ public sealed partial class RaftClient : IAsyncDisposable
         throw new RaftUnavailableException($"no leader found within {FormatMs(_deadlineMs)}; tried {trace?.Describe() ?? "nothing"}", trace?.Endpoints ?? []);
     }
 
+    /// <summary>
+    /// Asks the leader to hand leadership to member <paramref name="targetId"/> (thesis §3.10). Returns once the leader
+    /// accepted; the handover itself completes shortly after (see <see cref="LeaderAsync"/>).
+    /// </summary>
+    /// <exception cref="RaftBadRequestException">The target is not a voting member.</exception>
+    public async Task TransferLeadershipAsync(string targetId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(targetId);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.TransferLeadership, Key = targetId },
+            Route.Leader, null, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        if (reply.Status != ReplyStatus.Ok) throw ErrorFor(reply, targetId);
+        // Leadership is moving: let the next request find the new leader through hints instead of the old one.
+        var leader = KnownLeader;
+        if (leader is not null) ForgetLeader(leader);
+    }
+
+    /// <summary>
+    /// Drills: sets the transport faults of the node at <paramref name="endpoint"/> (that node only). Nodes refuse
+    /// unless started with fault injection allowed. <see cref="FaultSpec.None"/> clears them.
+    /// </summary>
+    /// <exception cref="RaftBadRequestException">The node refused (fault injection disabled, unknown peer, bad values).</exception>
+    public async Task SetFaultsAsync(IPEndPoint endpoint, FaultSpec faults, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(faults);
+        if (faults.DropRate is < 0 or > 1 || double.IsNaN(faults.DropRate))
+            throw new ArgumentOutOfRangeException(nameof(faults), faults.DropRate, "drop rate must be between 0 and 1");
+        if (faults.DelayMs < 0 || faults.SuspendMs < 0)
+            throw new ArgumentOutOfRangeException(nameof(faults), "delay and suspension must not be negative");
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.SetFaults, Faults = faults },
+            Route.Fixed, endpoint, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        if (reply.Status != ReplyStatus.Ok)
+            throw reply.Status == ReplyStatus.BadRequest
+                ? new RaftBadRequestException($"node {endpoint} refused the faults: {reply.Error ?? "bad request"}")
+                : ErrorFor(reply, endpoint.ToString());
+    }
+
     // ------------------------------------------------------------------ the retry engine
 
     /// <summary>
@@ -259,8 +296,9 @@ public sealed partial class RaftClient : IAsyncDisposable
         bool resolved = false;
         try
         {
-            // True once any attempt of the lane's current sequence might have been proposed: it was sent and not
-            // answered, or answered Unavailable. Only a NotLeader answer proves that attempt was not proposed.
+            // True once any attempt of the lane's current sequence might have been proposed. Every sent attempt
+            // counts, NotLeader answers included: a leader that steps down answers NotLeader for proposals it already
+            // appended, and those may still commit under the next leader. Only an attempt that never left does not.
             bool mayHaveApplied = false;
             int cursor = CurrentCursor();
             var target = route switch
@@ -289,7 +327,7 @@ public sealed partial class RaftClient : IAsyncDisposable
 
                 if (reply is null)
                 {
-                    mayHaveApplied |= isWrite;
+                    mayHaveApplied |= isWrite && outcome != AttemptOutcome.SendFailed;
                     (trace ??= new()).Note(target, Describe(outcome));
                     if (route == Route.Fixed)
                     {
@@ -307,6 +345,7 @@ public sealed partial class RaftClient : IAsyncDisposable
                 {
                     case ReplyStatus.NotLeader when route != Route.Fixed:
                     {
+                        mayHaveApplied |= isWrite;
                         (trace ??= new()).Note(target, Describe(reply));
                         var hinted = route == Route.Leader ? ResolveHint(reply.LeaderEndpoint) : null;
                         if (hinted is not null && !hinted.Equals(target))
@@ -325,7 +364,6 @@ public sealed partial class RaftClient : IAsyncDisposable
                         continue;
                     }
                     case ReplyStatus.Unavailable:
-                        // A leader that lost its quorum (or is overloaded) may have proposed the write already.
                         mayHaveApplied |= isWrite;
                         (trace ??= new()).Note(target, Describe(reply));
                         if (route != Route.Fixed)
@@ -340,13 +378,13 @@ public sealed partial class RaftClient : IAsyncDisposable
                         (trace ??= new()).Note(target, Describe(reply));
                         if (mayHaveApplied)
                         {
-                            // An earlier attempt may have been applied before the session expired; only the caller can resolve that.
+                            // An earlier send may have been applied before the session expired; only the caller can resolve that.
                             throw new RaftTimeoutException(
                                 $"{Describe(template)}: the client session expired while an earlier attempt was unanswered; the write may or may not have been applied",
                                 true, trace.Endpoints);
                         }
-                        // Nothing of this sequence was proposed before, and without a session it cannot be: a fresh
-                        // session (new client id, sequence 1) is safe.
+                        // The first send of this sequence: nothing of it was proposed before, and without a session it
+                        // cannot be applied now, so a fresh session (new client id, sequence 1) is safe.
                         _lanes.Renew(lane);
                         if (++renewals > 1) await BackoffAsync(ref backoffs, deadline, ct).ConfigureAwait(false);
                         continue;
@@ -508,7 +546,7 @@ public sealed partial class RaftClient : IAsyncDisposable
         _ => new RaftClientException($"unexpected reply {reply.Status} for '{key}'{(reply.Error is null ? "" : $": {reply.Error}")}"),
     };
 
-    private static string Describe(ClientRequest r) => r.Op == ClientOp.Status ? "Status" : $"{r.Op} '{r.Key}'";
+    private static string Describe(ClientRequest r) => r.Op is ClientOp.Status or ClientOp.SetFaults ? r.Op.ToString() : $"{r.Op} '{r.Key}'";
 
     private static string Describe(AttemptOutcome outcome) => outcome == AttemptOutcome.SendFailed ? "send failed" : "no answer";
 

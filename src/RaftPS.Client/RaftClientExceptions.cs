@@ -60,8 +60,9 @@ public sealed class RaftBadRequestException(string message) : RaftClientExceptio
 }
 
 /// <summary>
-/// No leader with a quorum answered before the deadline, and the request is known not to have taken effect
-/// (a read, or a write every node refused without proposing it). Safe to retry.
+/// No leader with a quorum answered before the deadline, and the request is known not to have taken effect: a read,
+/// a status or leader query, or a write that never left this machine. Safe to retry. (A write that was sent and not
+/// definitively answered is a <see cref="RaftTimeoutException"/> instead.)
 /// </summary>
 public sealed class RaftUnavailableException(string message, IReadOnlyList<IPEndPoint> triedEndpoints) : RaftClientException(message)
 {

@@ -265,4 +265,41 @@ public sealed class RaftClientRoutingTests
         Assert.Equal(9UL, (await client.GetAsync("k")).Version);
         Assert.Equal(IPAddress.Loopback, ((IPEndPoint)client.LocalEndPoint).Address);
     }
+
+    [Fact]
+    public async Task TransferLeadershipGoesToTheLeaderAndForgetsIt()
+    {
+        await using var a = new FakeNode("a");
+        await using var b = new FakeNode("b");
+        a.Handler = (_, _) => FakeNode.NotLeader(b.Address);
+        b.Handler = (_, r) => r.Key == "a"
+            ? new ClientReply { Status = ReplyStatus.Ok, LeaderId = "a", LeaderEndpoint = a.Address }
+            : FakeNode.Status(ReplyStatus.BadRequest, error: $"'{r.Key}' is not a voting member");
+        await using var client = new RaftClient(FakeNode.Options(a, b));
+
+        await client.TransferLeadershipAsync("a");
+        Assert.Equal(ClientOp.TransferLeadership, Assert.Single(b.Requests).Op);
+        Assert.Null(client.KnownLeader);
+        var e = await Assert.ThrowsAsync<RaftBadRequestException>(() => client.TransferLeadershipAsync("nope"));
+        Assert.Contains("not a voting member", e.Message);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.TransferLeadershipAsync(""));
+    }
+
+    [Fact]
+    public async Task SetFaultsGoesToTheNamedNodeOnly()
+    {
+        await using var a = new FakeNode("a");
+        await using var b = new FakeNode("b");
+        b.Handler = (_, r) => r.Faults!.SuspendMs > 0 ? FakeNode.Status(ReplyStatus.BadRequest, error: "fault injection is disabled") : FakeNode.Ok();
+        await using var client = new RaftClient(FakeNode.Options(a, b));
+
+        await client.SetFaultsAsync(b.EndPoint, new FaultSpec { DropRate = 0.5, PartitionFrom = ["a"] });
+        var sent = Assert.Single(b.Requests);
+        Assert.Equal(0.5, sent.Faults!.DropRate);
+        Assert.Equal(["a"], sent.Faults.PartitionFrom);
+        var e = await Assert.ThrowsAsync<RaftBadRequestException>(() => client.SetFaultsAsync(b.EndPoint, new FaultSpec { SuspendMs = 100 }));
+        Assert.Contains("disabled", e.Message);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => client.SetFaultsAsync(b.EndPoint, new FaultSpec { DropRate = 2 }));
+        Assert.Equal(0, a.RequestCount);
+    }
 }

@@ -129,9 +129,10 @@ public sealed class RaftClientSessionTests
     }
 
     [Fact]
-    public async Task NotLeaderBeforeSessionExpiredStillAllowsAFreshSession()
+    public async Task NotLeaderBeforeSessionExpiredIsAnUnknownOutcome()
     {
-        // NotLeader proves that attempt was not proposed, so the expired session is safe to replace.
+        // A leader that steps down answers NotLeader for a write it already appended, and that entry may still commit:
+        // only the very first send of a sequence may move to a fresh session on SessionExpired.
         await using var a = new FakeNode("a");
         await using var b = new FakeNode("b");
         var kv = new FakeKv();
@@ -139,25 +140,31 @@ public sealed class RaftClientSessionTests
         await using var client = new RaftClient(FakeNode.Options(b, a) with { MaxSessions = 1 });
         await client.PutAsync("k", "1");
 
-        kv = new FakeKv();
+        b.Handler = (n, r) => n.RequestCount == 2 ? FakeNode.NotLeader(a.Address) : FakeNode.Status(ReplyStatus.SessionExpired);
         a.Handler = (_, _) => FakeNode.NotLeader(b.Address);
-        b.Handler = (_, r) => b.RequestCount == 2 ? FakeNode.NotLeader(a.Address) : kv.Handle(r);
-        await client.PutAsync("k", "2");
-        Assert.Equal(1, kv.Applied);
+        var e = await Assert.ThrowsAsync<RaftTimeoutException>(() => client.PutAsync("k", "2"));
+        Assert.True(e.OutcomeUnknown);
+        Assert.Equal(1, client.SessionsRenewed);
     }
 
     [Fact]
-    public async Task AllNodesRefusingTheWriteIsUnavailableNotUnknown()
+    public async Task AllNodesRefusingIsUnavailableForReadsButUnknownForWrites()
     {
         await using var a = new FakeNode("a");
         await using var b = new FakeNode("b");
         a.Handler = b.Handler = (_, _) => FakeNode.NotLeader();
         await using var client = new RaftClient(FakeNode.Options(a, b) with { Deadline = TimeSpan.FromMilliseconds(400) });
 
-        var e = await Assert.ThrowsAsync<RaftUnavailableException>(() => client.PutAsync("k", "v"));
-        Assert.Equal(RaftErrorIds.Unavailable, e.ErrorId);
-        Assert.Equal([a.EndPoint, b.EndPoint], e.TriedEndpoints);
-        Assert.Contains("not leader", e.Message);
+        var read = await Assert.ThrowsAsync<RaftUnavailableException>(() => client.GetAsync("k"));
+        Assert.Equal(RaftErrorIds.Unavailable, read.ErrorId);
+        Assert.Equal([a.EndPoint, b.EndPoint], read.TriedEndpoints);
+        Assert.Contains("not leader", read.Message);
+
+        // The same answers to a write cannot prove it was never proposed (see above).
+        var write = await Assert.ThrowsAsync<RaftTimeoutException>(() => client.PutAsync("k", "v"));
+        Assert.True(write.OutcomeUnknown);
+        Assert.Equal([a.EndPoint, b.EndPoint], write.TriedEndpoints);
+        Assert.Contains("not leader", write.Message);
     }
 
     [Fact]
