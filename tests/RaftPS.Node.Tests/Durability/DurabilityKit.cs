@@ -254,6 +254,31 @@ internal static class WalFiles
         fs.Flush(flushToDisk: true);
     }
 
+    /// <summary>
+    /// Leaves what a crash in the middle of writing an unsynced record leaves: the first half of a record for the entry
+    /// after the last one, and the file ending there. Nothing torn this way was ever acknowledged, unlike cutting a
+    /// record that is already in the file (that one may have been acknowledged to a leader, which then never resends it).
+    /// </summary>
+    /// <returns>The offset where the torn record starts.</returns>
+    public static long AppendTornEntry(string segment)
+    {
+        var records = Records(segment);
+        var last = records[^1];
+        var lastEntry = records.Last(r => r.Type == RecordType.Entry);
+        var data = File.ReadAllBytes(segment);
+        var previous = WalFormat.ReadEntry(data.AsSpan((int)lastEntry.Offset + WalFormat.HeaderSize, lastEntry.Length - WalFormat.HeaderSize));
+        var next = new RaftPS.Consensus.Entry(previous.Term, previous.Index + 1, RaftPS.Consensus.EntryType.Normal, new byte[64]);
+        var record = new byte[WalFormat.EntryRecordSize(next)];
+        WalFormat.WriteEntry(record, next);
+        long end = last.Offset + last.Length;
+        using var fs = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite);
+        fs.Position = end;
+        fs.Write(record, 0, record.Length / 2);
+        fs.SetLength(end + record.Length / 2);
+        fs.Flush(flushToDisk: true);
+        return end;
+    }
+
     public static void Truncate(string file, long length)
     {
         using var fs = new FileStream(file, FileMode.Open, FileAccess.ReadWrite);
