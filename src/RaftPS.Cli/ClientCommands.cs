@@ -42,7 +42,7 @@ internal sealed partial class CliApp
         {
             Timeout.Validators.Add(r =>
             {
-                if (r.GetValueOrDefault<double?>() is { } s && (!(s > 0) || s > 86_400)) r.AddError($"--timeout must be a number of seconds above 0 (at most 86400), got {s}");
+                if (TryGetValue(r, out double? value) && value is { } s && (!(s > 0) || s > 86_400)) r.AddError($"--timeout must be a number of seconds above 0 (at most 86400), got {s}");
             });
         }
 
@@ -206,9 +206,10 @@ internal sealed partial class CliApp
         // Checked by the parser so the mistake is a usage error (2) before any network traffic.
         command.Validators.Add(r =>
         {
-            if (r.GetResult(expectVersion) is null && r.GetResult(expectValue) is null)
+            var version = r.GetResult(expectVersion);
+            if (version is null && r.GetResult(expectValue) is null)
                 r.AddError("cas needs --expect-version N, --expect-value V, or both");
-            else if (r.GetValue(expectVersion) == 0 && r.GetResult(expectValue) is not null)
+            else if (version is not null && TryGetValue(version, out ulong? v) && v == 0 && r.GetResult(expectValue) is not null)
                 r.AddError("--expect-version 0 means the key must not exist, so it cannot be combined with --expect-value");
         });
         return command;
@@ -226,7 +227,7 @@ internal sealed partial class CliApp
         var limit = new Option<int>("--limit", "-n") { Description = "At most N items (0: no limit).", HelpName = "N" };
         limit.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() < 0) r.AddError("--limit cannot be negative");
+            if (TryGetValue(r, out int n) && n < 0) r.AddError("--limit cannot be negative");
         });
         var stale = StaleOption();
         var command = ClientCommand("list", "List keys with their versions and values, in key order.", o, async (pr, client, json, ct) =>

@@ -16,8 +16,7 @@ internal sealed partial class CliApp
         var values = new Option<int>("--values") { Description = "How many values to write before the crash.", DefaultValueFactory = _ => 20, HelpName = "N" };
         values.Validators.Add(r =>
         {
-            int n = r.GetValueOrDefault<int>();
-            if (n is < 1 or > 10_000) r.AddError($"--values must be from 1 to 10000, got {n}");
+            if (TryGetValue(r, out int n) && n is < 1 or > 10_000) r.AddError($"--values must be from 1 to 10000, got {n}");
         });
         var command = new Command("demo",
             "Start a local 3-node cluster (child processes on free loopback ports, data in a temp directory), write values, " +

@@ -49,10 +49,27 @@ internal sealed partial class CliApp
         var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" };
         option.Validators.Add(result =>
         {
-            int value = result.GetValueOrDefault<int>();
-            if (value < 1 || value > max) result.AddError($"{name} must be from 1 to {max}, got {value}");
+            if (TryGetValue(result, out int value) && (value < 1 || value > max)) result.AddError($"{name} must be from 1 to {max}, got {value}");
         });
         return option;
+    }
+
+    /// <summary>
+    /// The option's value for a validator. Validators also run when the token does not parse; the parser reports that
+    /// itself, and reading the value would throw instead.
+    /// </summary>
+    private static bool TryGetValue<T>(System.CommandLine.Parsing.OptionResult result, out T value)
+    {
+        try
+        {
+            value = result.GetValueOrDefault<T>();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = default!;
+            return false;
+        }
     }
 
     private sealed record NodeArgs(string Id, string ClusterFile, string DataDirectory, string? Bind, string LogLevel, bool NoFsync,

@@ -79,7 +79,8 @@ public static class Output
                 // The last column is not padded: no trailing spaces.
                 line.Append(i == row.Count - 1 ? row[i] : row[i].PadRight(widths[i]));
             }
-            writer.WriteLine(line.ToString());
+            // An empty last cell would otherwise leave the separator dangling.
+            writer.WriteLine(line.ToString().TrimEnd(' '));
         }
     }
 

@@ -69,9 +69,13 @@ internal sealed partial class CliApp(TextWriter stdout, TextWriter stderr)
         if (parsed.Errors.Count > 0)
         {
             // The parser's own error action exits with 1; bad usage is 2 here, like most Unix tools.
-            foreach (var error in parsed.Errors) _err.WriteLine($"error: {error.Message}");
-            string command = parsed.CommandResult.Command is RootCommand ? "raftps" : $"raftps {parsed.CommandResult.Command.Name}";
-            _err.WriteLine($"Run '{command} --help' for usage.");
+            foreach (var error in parsed.Errors) _err.WriteLine($"error: {Friendly(error.Message)}");
+            var failing = parsed.CommandResult.Command;
+            string command = failing is RootCommand ? "raftps" : $"raftps {failing.Name}";
+            // The parser says "required argument missing" without naming it; the usage line does.
+            _err.WriteLine($"usage: {command}{string.Concat(failing.Arguments.Select(a => a.Arity.MinimumNumberOfValues == 0 ? $" [<{a.Name}>]" : $" <{a.Name}>"))}" +
+                           (failing.Subcommands.Count > 0 ? " <command>" : "") + (failing.Options.Count > 0 ? " [options]" : ""));
+            _err.WriteLine($"Run '{command} --help' for more.");
             return ExitCodes.Usage;
         }
         var config = new InvocationConfiguration
@@ -165,6 +169,18 @@ internal sealed partial class CliApp(TextWriter stdout, TextWriter stderr)
         _ when code != ExitCodes.Failure || ex is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException => OneLine(ex.Message),
         _ => $"unexpected {ex.GetType().Name}: {OneLine(ex.Message)}",
     };
+
+    // "Cannot parse argument 'x' for option '--limit' as expected type 'System.Int32'" names a CLR type; say what to type.
+    private static string Friendly(string parseError) =>
+        System.Text.RegularExpressions.Regex.Replace(parseError, @" as expected type '([^']+)'\.?", m =>
+            m.Groups[1].Value switch
+            {
+                var t when t.Contains("Double", StringComparison.Ordinal) => ": expected a number.",
+                var t when t.Contains("UInt", StringComparison.Ordinal) => ": expected a whole number, 0 or more.",
+                var t when t.Contains("Int", StringComparison.Ordinal) => ": expected a whole number.",
+                var t when t.Contains("Boolean", StringComparison.Ordinal) => ": expected true or false.",
+                _ => m.Value,
+            });
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 }
