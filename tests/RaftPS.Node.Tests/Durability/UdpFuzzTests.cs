@@ -7,6 +7,7 @@ using RaftPS.Node.Tests.Integration;
 using RaftPS.Node.Transport;
 using RaftPS.Protocol;
 using RaftPS.Protocol.Wire;
+using Xunit.Abstractions;
 
 namespace RaftPS.Node.Tests.Durability;
 
@@ -16,7 +17,7 @@ namespace RaftPS.Node.Tests.Durability;
 /// Without a key, mutated client requests that still decode may legitimately run; then only liveness is checked.
 /// </summary>
 [Collection(DurabilityCollection.Name)]
-public class UdpFuzzTests
+public class UdpFuzzTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
     private const string Secret = "durability-fuzz-secret";
@@ -67,6 +68,7 @@ public class UdpFuzzTests
             await Wait.UntilAsync(() => node.Counters.DroppedTotal - dropped0 >= sent, Deadline,
                 () => $"{node.NodeId} counted {node.Counters.DroppedTotal - dropped0} drops for {sent} fuzzed datagrams ({node.Counters})");
             var delta = Delta(drops0, Drops(node.Counters));
+            output.WriteLine($"{node.NodeId}: {sent} fuzzed datagrams; drops " + string.Join(", ", delta.Where(kv => kv.Value != 0).Select(kv => $"{kv.Key}={kv.Value}")));
             foreach (var reason in new[] { DropReason.BadAuth, DropReason.AuthMismatch, DropReason.BadMagic, DropReason.Malformed })
                 Assert.True(delta.GetValueOrDefault(reason) > 0, $"{node.NodeId}: no {reason} drops ({node.Counters})");
         }
@@ -104,12 +106,14 @@ public class UdpFuzzTests
             long dropped0 = node.Counters.DroppedTotal;
             var fuzzer = new DatagramFuzzer(++seed, seeds, cluster.Cluster.ClusterId);
             int sent = Flood(node, 15_000, _ => fuzzer.Next());
+            output.WriteLine($"{node.NodeId}: {sent} fuzzed datagrams; {node.Counters}");
             Assert.True(node.Counters.DroppedTotal - dropped0 > sent / 2, $"{node.NodeId}: {node.Counters}");
         }
         // Anything may have been executed, but every node is up and the cluster still serves.
         foreach (var n in nodes) Assert.False(n.Completion.IsCompleted, $"{n.NodeId} stopped: {n.Completion.Exception?.GetBaseException().Message}");
         await cluster.WaitForLeaderAsync();
         AssertServing(client);
+        await Settle.AllAsync(nodes, 0, Deadline); // and replication still converges on every node
         foreach (var n in nodes) Assert.False(n.Completion.IsCompleted, $"{n.NodeId} stopped: {n.Completion.Exception?.GetBaseException().Message}");
     }
 
