@@ -384,8 +384,13 @@ public sealed partial class Raft
 
     private void HandleHeartbeat(Message m)
     {
-        // The leader sends commit ≤ our verified match index, so this never commits an unverified entry.
-        Log.CommitTo(Math.Min(m.Commit, Log.LastIndex));
+        // The leader sends commit ≤ the match index we acknowledged, so this never commits an unverified entry. A commit
+        // beyond our log means entries we acknowledged as durable are gone (a disk that lied about fsync): stop rather than
+        // carry on as a member that silently lost data (etcd does the same).
+        if (m.Commit > Log.LastIndex)
+            throw new RaftInvariantException(
+                $"leader {m.From} reports commit {m.Commit} for us but our log ends at {Log.LastIndex}: entries this node acknowledged were lost from its storage");
+        Log.CommitTo(m.Commit);
         _messages.Add(new Message { Type = MessageType.HeartbeatResponse, From = Id, To = m.From, Term = Term, Context = m.Context });
     }
 
