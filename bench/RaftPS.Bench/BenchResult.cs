@@ -28,6 +28,8 @@ public sealed record BenchResult
     [JsonPropertyName("p999_ms")] public required double P999Ms { get; init; }
     [JsonPropertyName("max_ms")] public required double MaxMs { get; init; }
     [JsonPropertyName("errors")] public required long Errors { get; init; }
+    /// <summary>Terms that began during the measured phase (0: one leader throughout; failover: at least 1).</summary>
+    [JsonPropertyName("term_changes")] public required ulong TermChanges { get; init; }
     /// <summary>For a started cluster, how the nodes ran; for --endpoints, what the caller declared (the bench cannot see it).</summary>
     [JsonPropertyName("fsync")] public required bool Fsync { get; init; }
     /// <summary>Failover: kill of the leader to the first successful write issued after the kill.</summary>

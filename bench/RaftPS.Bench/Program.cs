@@ -124,7 +124,8 @@ namespace RaftPS.Bench
                 }
 
                 leader = await control.LeaderAsync(ct).ConfigureAwait(false);
-                ulong? logIndex = (await control.StatusAsync(leader, ct).ConfigureAwait(false)).LastIndex;
+                var startStatus = await control.StatusAsync(leader, ct).ConfigureAwait(false);
+                ulong? logIndex = startStatus.LastIndex;
 
                 var leaderNode = cluster?.NodeAt(leader);
                 var cpu0 = CpuSnapshot.Take(cluster, leaderNode);
@@ -140,6 +141,11 @@ namespace RaftPS.Bench
                 stopKiller.Cancel();
                 FailoverObservation? failover = killer is null ? null : await killer.ConfigureAwait(false);
                 ct.ThrowIfCancellationRequested();
+                // Elections during the phase (other load starving a node's heartbeats, or the failover kill) explain stalls.
+                var endStatus = await control.StatusAsync(await control.LeaderAsync(ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                ulong termChanges = endStatus.Term - startStatus.Term;
+                if (termChanges > 0 && o.Mode != BenchMode.Failover)
+                    Log($"warning: leadership changed during the measured phase (term {startStatus.Term} -> {endStatus.Term}, leader {startStatus.Id} -> {endStatus.Id})");
                 Log(Summary(measured));
                 foreach (var s in measured.ErrorSamples) Log($"  error: {s}");
 
@@ -167,6 +173,7 @@ namespace RaftPS.Bench
                     P999Ms = Round(PhaseResult.Percentile(lat, 0.999)),
                     MaxMs = Round(lat.Length > 0 ? lat[^1] : 0),
                     Errors = measured.Errors,
+                    TermChanges = termChanges,
                     CpuUsPerOpClient = PerOp(cpu1.Client - cpu0.Client, measured.Completed),
                     CpuUsPerOpLeader = cpu0.Leader is { } l0 && cpu1.Leader is { } l1 ? PerOp(l1 - l0, measured.Completed) : null,
                     CpuUsPerOpFollowers = cpu0.Others is { } o0 && cpu1.Others is { } o1 ? PerOp(o1 - o0, measured.Completed) : null,
