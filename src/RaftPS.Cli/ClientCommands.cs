@@ -56,12 +56,18 @@ internal sealed partial class CliApp
         }
     }
 
-    /// <summary>Client settings from --cluster / --endpoints / --cluster-name / --timeout, and the cluster file if one was given.</summary>
-    private static (RaftClientOptions Options, ClusterDefinition? Cluster) ResolveClient(ParseResult pr, ClientOptions o, TimeSpan defaultDeadline)
+    /// <summary>
+    /// Client settings from --cluster / --endpoints / --cluster-name / --timeout, and the cluster file if one was given.
+    /// <paramref name="fallbackEndpoints"/> stands in for --endpoints when neither that nor --cluster was given (a
+    /// command aimed at one node already names it).
+    /// </summary>
+    private static (RaftClientOptions Options, ClusterDefinition? Cluster) ResolveClient(ParseResult pr, ClientOptions o, TimeSpan defaultDeadline,
+        string? fallbackEndpoints = null)
     {
         string? file = pr.GetValue(o.Cluster);
         string? endpoints = pr.GetValue(o.Endpoints);
         string? name = pr.GetValue(o.ClusterName);
+        if (file is null && endpoints is null) endpoints = fallbackEndpoints;
         if (file is null && endpoints is null)
             throw new UsageException("say where the cluster is: --cluster FILE or --endpoints host:port[,host:port...]");
         ClusterDefinition? cluster = file is null ? null : ClusterDefinition.Load(file);

@@ -21,11 +21,15 @@ public static class ExitCodes
     public const int StorageCorruption = 3;
     public const int KeyNotFound = 4;
     public const int VersionMismatch = 5;
-    /// <summary>No leader with a quorum answered in time; the operation did not take effect. Safe to retry.</summary>
+    /// <summary>
+    /// No leader with a quorum answered in time; the operation did not take effect. Safe to retry.
+    /// Also `transfer` when leadership did not reach the target in time.
+    /// </summary>
     public const int Unavailable = 6;
     /// <summary>A write got no definitive answer in time: it may or may not have been applied.</summary>
     public const int Timeout = 7;
     public const int ValueTooLarge = 8;
+    /// <summary>The node refused the request: malformed, or not allowed (e.g. `fault` on a node without fault injection).</summary>
     public const int BadRequest = 9;
     /// <summary>Any other error reported by the cluster.</summary>
     public const int ClientError = 10;
@@ -65,10 +69,10 @@ public static class ExitCodes
             3  storage corruption (node: damaged write-ahead log or snapshot, named with file and offset)
             4  key not found                       (RaftPS.KeyNotFound)
             5  compare-and-set expectation failed  (RaftPS.VersionMismatch)
-            6  cluster unavailable, no effect      (RaftPS.Unavailable)
+            6  cluster unavailable, no effect      (RaftPS.Unavailable; transfer: leader did not move in time)
             7  write timed out, outcome unknown    (RaftPS.Timeout)
             8  value too large                     (RaftPS.ValueTooLarge)
-            9  request rejected as malformed       (RaftPS.BadRequest)
+            9  request refused by the node         (RaftPS.BadRequest: malformed, or fault injection disabled)
            10  other cluster error                 (RaftPS.ClientError)
           130  interrupted (Ctrl+C / SIGTERM)
         """;

@@ -32,15 +32,20 @@ internal sealed partial class CliApp
         var snapshotMb = PositiveInt("--snapshot-threshold-mb", "Take a snapshot once the log has grown by this many MiB.", 64, max: 1 << 20);
         var segmentMb = PositiveInt("--segment-mb", "Size of one write-ahead log segment file in MiB.", 64, max: 1 << 16);
         var tickMs = PositiveInt("--tick-ms", "Length of one consensus tick in ms (election timeout 15-30 ticks, heartbeat 5).", 10, max: 10_000);
+        var allowFaults = new Option<bool>("--allow-fault-injection")
+        {
+            Description = "Accept 'raftps fault' requests (drop, delay, partition, suspend). For failure drills only: " +
+                          "any client of the cluster can then cut this node off.",
+        };
 
         var command = new Command("node", "Run one node of a cluster in the foreground until Ctrl+C or SIGTERM.\n" +
                                           "Prints 'raftps node ID listening on HOST:PORT (cluster NAME)' on stdout when it serves.")
         {
-            id, cluster, data, bind, logLevel, noFsync, snapshotMb, segmentMb, tickMs,
+            id, cluster, data, bind, logLevel, noFsync, snapshotMb, segmentMb, tickMs, allowFaults,
         };
         command.SetAction((pr, ct) => Guarded(token => RunNodeAsync(new NodeArgs(
             pr.GetValue(id)!, pr.GetValue(cluster)!, pr.GetValue(data)!, pr.GetValue(bind), pr.GetValue(logLevel)!,
-            pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs)), token), json: false, ct));
+            pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs), pr.GetValue(allowFaults)), token), json: false, ct));
         return command;
     }
 
@@ -73,7 +78,7 @@ internal sealed partial class CliApp
     }
 
     private sealed record NodeArgs(string Id, string ClusterFile, string DataDirectory, string? Bind, string LogLevel, bool NoFsync,
-        int SnapshotThresholdMb, int SegmentMb, int TickMs);
+        int SnapshotThresholdMb, int SegmentMb, int TickMs, bool AllowFaultInjection);
 
     private async Task<int> RunNodeAsync(NodeArgs a, CancellationToken cancellationToken)
     {
@@ -104,8 +109,10 @@ internal sealed partial class CliApp
             SegmentBytes = (long)a.SegmentMb << 20,
             TickInterval = TimeSpan.FromMilliseconds(a.TickMs),
             LoggerFactory = loggerFactory,
+            AllowFaultInjection = a.AllowFaultInjection,
         };
         if (a.NoFsync) _err.WriteLine($"warning: node {member.Id} runs without fsync; acknowledged writes can be lost on power failure");
+        if (a.AllowFaultInjection) _err.WriteLine($"warning: node {member.Id} accepts fault injection; any client of the cluster can drop, delay or cut off its traffic (drills only)");
 
         RaftServer server;
         try

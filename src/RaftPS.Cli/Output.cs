@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using RaftPS.Protocol;
 
 namespace RaftPS.Cli;
 
@@ -97,5 +99,17 @@ public static class Output
     {
         if (TryDecode(value) is { } text) json.WriteString("value", text);
         else json.WriteString("valueBase64", Convert.ToBase64String(value));
+    }
+
+    /// <summary>"drop 20% of peer datagrams, delay 20 ms, cut off from n2,n3, suspended for 2000 ms (resumes by itself)".</summary>
+    public static string DescribeFaults(FaultSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var parts = new List<string>(4);
+        if (spec.DropRate > 0) parts.Add($"drop {(spec.DropRate * 100).ToString("0.###", CultureInfo.InvariantCulture)}% of peer datagrams");
+        if (spec.DelayMs > 0) parts.Add($"delay {spec.DelayMs.ToString(CultureInfo.InvariantCulture)} ms");
+        if (spec.PartitionFrom.Count > 0) parts.Add($"cut off from {string.Join(",", spec.PartitionFrom)}");
+        if (spec.SuspendMs > 0) parts.Add($"suspended for {spec.SuspendMs.ToString(CultureInfo.InvariantCulture)} ms (resumes by itself)");
+        return parts.Count == 0 ? "no faults" : string.Join(", ", parts);
     }
 }

@@ -93,7 +93,8 @@ internal sealed partial class CliApp(TextWriter stdout, TextWriter stderr)
     private RootCommand BuildRoot()
     {
         var root = new RootCommand(
-            "raftps: run a RaftPS node, read and write a RaftPS cluster, or watch a local demo cluster survive a leader crash.\n\n" +
+            "raftps: run a RaftPS node, read and write a RaftPS cluster, run failure drills against it (fault, transfer),\n" +
+            "or watch a local demo cluster survive a leader crash.\n\n" +
             ExitCodes.HelpText)
         {
             NodeCommand(),
@@ -103,6 +104,8 @@ internal sealed partial class CliApp(TextWriter stdout, TextWriter stderr)
             CasCommand(),
             ListCommand(),
             StatusCommand(),
+            FaultCommand(),
+            TransferCommand(),
             DemoCommand(),
             VersionCommand(),
         };
