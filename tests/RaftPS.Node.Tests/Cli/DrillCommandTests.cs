@@ -65,6 +65,8 @@ public class DrillCommandTests(DrillClusterFixture fixture) : IClassFixture<Dril
         var cut = await RaftpsCli.RunAsync(With("fault", "--node", old.NodeId, "--partition", ids));
         Assert.True(cut.Code == ExitCodes.Success, cut.ToString());
         Assert.Equal($"fault {old.NodeId} ({fixture.EndpointOf(old.NodeId)}): cut off from {ids}", cut.OutLines.Single());
+        // The node answers before it applies the faults (so a suspension cannot swallow the answer): wait a moment.
+        await RaftpsCli.WaitUntilAsync(() => old.Faults.PartitionedFrom.Count > 0, Bound, "the partition to apply");
         Assert.Equal(others.Select(o => o.NodeId).Order(), old.Faults.PartitionedFrom.Select(n => fixture.Cluster.Cluster.Find(n)!.Id).Order());
 
         await RaftpsCli.WaitUntilAsync(() => others.Any(o => o.Status.Role == "Leader"), Bound, "the majority side to elect a leader");
@@ -79,7 +81,7 @@ public class DrillCommandTests(DrillClusterFixture fixture) : IClassFixture<Dril
         var clear = await RaftpsCli.RunAsync(With("fault", "--node", old.NodeId, "--clear"));
         Assert.True(clear.Code == ExitCodes.Success, clear.ToString());
         Assert.Equal($"fault {old.NodeId} ({fixture.EndpointOf(old.NodeId)}): cleared", clear.OutLines.Single());
-        Assert.True(old.Faults.IsNone);
+        await RaftpsCli.WaitUntilAsync(() => old.Faults.IsNone, Bound, "the faults to clear");
         // Healed: the old leader follows the new one.
         await RaftpsCli.WaitUntilAsync(() => old.Status.Role == "Follower" && old.Status.Leader == next.Status.Leader && next.Status.Role == "Leader",
             Bound, "the old leader to rejoin as a follower");
@@ -128,13 +130,14 @@ public class DrillCommandTests(DrillClusterFixture fixture) : IClassFixture<Dril
             Assert.Equal(0, e.GetProperty("partitionFrom").GetArrayLength());
             Assert.Equal(0, e.GetProperty("suspendMs").GetInt32());
         }
-        Assert.Equal(0.25, node.Faults.DropRate);
+        await RaftpsCli.WaitUntilAsync(() => node.Faults.DropRate == 0.25, Bound, "the faults to apply");
         Assert.Equal(TimeSpan.FromMilliseconds(3), node.Faults.Delay);
 
         // With a cluster file the endpoint is named by its member id.
         var text = await RaftpsCli.RunAsync(With("fault", "--endpoint", fixture.EndpointOf(node.NodeId), "--drop", "0.125"));
         Assert.True(text.Code == ExitCodes.Success, text.ToString());
         Assert.Equal($"fault {node.NodeId} ({fixture.EndpointOf(node.NodeId)}): drop 12.5% of peer datagrams", text.OutLines.Single());
+        await RaftpsCli.WaitUntilAsync(() => node.Faults.DropRate == 0.125, Bound, "the new faults to apply");
         Assert.Equal(TimeSpan.Zero, node.Faults.Delay); // each call replaces all faults
 
         // Without a cluster file partition ids cannot be checked here; the node refuses an unknown one.
