@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using RaftPS.Client;
 using RaftPS.Protocol;
 
@@ -205,31 +204,12 @@ internal sealed class DemoRunner(TextWriter output, TextWriter error, bool keep,
 
     private static ClusterDefinition CreateCluster(string root)
     {
-        var ports = FreeUdpPorts(3);
+        var ports = FreePorts.Udp(3);
         var cluster = new ClusterDefinition("demo", ports.Select((p, i) => new ClusterMember($"n{i + 1}", "127.0.0.1", p)));
         cluster.Save(Path.Combine(root, "cluster.json"));
         return cluster;
     }
 
-    /// <summary>Ports the OS hands out for UDP on loopback; held together so the three are distinct.</summary>
-    private static int[] FreeUdpPorts(int count)
-    {
-        var sockets = new List<Socket>();
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                sockets.Add(s);
-                s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            }
-            return sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var s in sockets) s.Dispose();
-        }
-    }
 
     /// <summary>
     /// Polls the nodes' status until one of <paramref name="candidates"/> leads in a term of at least

@@ -25,7 +25,7 @@ public static class RaftpsCli
     }
 
     /// <summary>A UDP port on 127.0.0.1 that nothing listens on (bound and released).</summary>
-    public static int FreePort() => InProcessCluster.FreeUdpPorts(1)[0];
+    public static int FreePort() => RaftPS.Protocol.FreePorts.Udp(1)[0];
 
     /// <summary>Waits (bounded) until <paramref name="condition"/> holds.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)

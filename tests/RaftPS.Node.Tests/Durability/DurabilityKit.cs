@@ -292,7 +292,7 @@ internal static class Clusters
 {
     public static ClusterDefinition Local(int size, string? key = null)
     {
-        var ports = Integration.InProcessCluster.FreeUdpPorts(size);
+        var ports = FreePorts.Udp(size);
         return new ClusterDefinition("dur-" + Guid.NewGuid().ToString("N")[..8],
             Enumerable.Range(1, size).Select(i => new ClusterMember($"n{i}", "127.0.0.1", ports[i - 1])), key);
     }

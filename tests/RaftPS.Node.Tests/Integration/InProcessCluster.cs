@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using RaftPS.Node;
 using RaftPS.Protocol;
 
@@ -23,7 +22,7 @@ public sealed class InProcessCluster : IAsyncDisposable
 
     public static InProcessCluster Start(int size, Func<string, NodeOptions, NodeOptions>? configure = null, string? clusterName = null)
     {
-        var ports = FreeUdpPorts(size);
+        var ports = FreePorts.Udp(size);
         var members = Enumerable.Range(1, size).Select(i => new ClusterMember($"n{i}", "127.0.0.1", ports[i - 1]));
         var cluster = new ClusterDefinition(clusterName ?? "test-" + Guid.NewGuid().ToString("N")[..8], members);
         var root = Path.Combine(Path.GetTempPath(), "raftps-test-" + Guid.NewGuid().ToString("N"));
@@ -67,24 +66,6 @@ public sealed class InProcessCluster : IAsyncDisposable
         throw new TimeoutException("no leader elected in time: " + string.Join(", ", Servers.Select(kv => $"{kv.Key}={kv.Value?.Status.Role}")));
     }
 
-    public static int[] FreeUdpPorts(int count)
-    {
-        var sockets = new List<Socket>();
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                sockets.Add(s);
-            }
-            return sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var s in sockets) s.Dispose();
-        }
-    }
 
     public async ValueTask DisposeAsync()
     {
