@@ -48,6 +48,8 @@ public sealed record BenchOptions
     public string? WorkDirectory { get; init; }
     /// <summary>Keep the temporary directory (data and node logs) after the run, for inspection.</summary>
     public bool KeepData { get; init; }
+    /// <summary>Extra arguments appended to every `raftps node` command line (e.g. --log-level info).</summary>
+    public IReadOnlyList<string> NodeArgs { get; init; } = [];
     /// <summary>Failover: measured operations completed before the leader is killed.</summary>
     public long? KillAfter { get; init; }
 
@@ -73,7 +75,8 @@ public sealed record BenchOptions
           --attempt-timeout-ms N  client per-attempt timeout (default 300)
           --kill-after N       failover: measured ops before the leader is killed (default ops/4)
           --work-dir DIR       where the temporary cluster directory goes (default the system temp dir)
-          --keep-data          do not delete the temporary cluster directory
+          --keep-data          do not delete the temporary cluster directory (node logs are n1.log, ...)
+          --node-arg ARG       extra argument for every `raftps node` (repeatable), e.g. --node-arg --log-level --node-arg info
         The last line on stdout is a JSON object with the results; progress goes to stderr.
         """;
 
@@ -109,6 +112,7 @@ public sealed record BenchOptions
                 "--kill-after" => o with { KillAfter = ParseLong(name, Value(), 0, 1_000_000_000) },
                 "--work-dir" => o with { WorkDirectory = Value() },
                 "--keep-data" => o with { KeepData = true },
+                "--node-arg" => o with { NodeArgs = [.. o.NodeArgs, Value()] },
                 "-h" or "--help" or "-?" => throw new BenchUsageException("help requested"),
                 _ => throw new BenchUsageException($"unknown option '{name}'"),
             };
@@ -124,6 +128,7 @@ public sealed record BenchOptions
             if (Nodes < 3) throw new BenchUsageException("--mode failover needs --nodes 3 or more (a majority must survive the kill)");
             if (KillAfter is { } k && k >= Ops) throw new BenchUsageException("--kill-after must be smaller than --ops");
         }
+        if (External && NodeArgs.Count > 0) throw new BenchUsageException("--node-arg only applies to nodes the bench starts, not with --endpoints");
         if (ClientInstances > Clients) throw new BenchUsageException("--client-instances cannot exceed --clients");
         if (!ClusterDefinition.IsValidId(ClusterName)) throw new BenchUsageException($"--cluster-name '{ClusterName}' is not a valid cluster name");
         if (ClusterKey is { } key && string.IsNullOrWhiteSpace(key)) throw new BenchUsageException("--cluster-key must not be blank");

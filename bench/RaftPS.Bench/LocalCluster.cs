@@ -63,6 +63,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 string data = Path.Combine(root, members[i].Id);
                 var args = new List<string>(prefixArgs) { "node", "--id", members[i].Id, "--cluster", clusterFile, "--data", data };
                 if (!options.Fsync) args.Add("--no-fsync");
+                args.AddRange(options.NodeArgs);
                 nodes[i] = NodeProcess.Start(members[i], fileName, args, Path.Combine(root, members[i].Id + ".log"));
             }
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
