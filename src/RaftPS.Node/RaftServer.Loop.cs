@@ -12,6 +12,7 @@ public sealed partial class RaftServer
 {
     private const int MaxEventsPerBatch = 4096;
     private long _bytesSinceSnapshot;
+    private HardState _persisted;
 
     private async Task RunLoop()
     {
@@ -174,14 +175,24 @@ public sealed partial class RaftServer
         while (_raft.HasReady())
         {
             var rd = _raft.GetReady();
+            // A leader may send its appends before its own disk write (thesis §10.2.1): the entries only count as committed
+            // once a majority has them durably, and follower acknowledgements are handled in a later loop round, after this
+            // round's fsync. Only when this Ready changes neither term nor vote, so no peer ever sees a term we might forget.
+            bool sendEarly = _raft.Role == Role.Leader &&
+                             (rd.HardState is not { } h || (h.Term == _persisted.Term && h.Vote == _persisted.Vote));
+            if (sendEarly)
+                foreach (var m in rd.Messages)
+                    if (IsLeaderReplication(m)) _transport.Send(m);
             // 1. Persist: snapshot, entries and hard state, fsynced before anything that depends on them leaves this node
             //    (paper Fig. 2). One Sync covers every record of this round.
             if (rd.Snapshot is { } snapshot) _storage.SaveSnapshot(snapshot);
             if (rd.HardState is not null || rd.Entries.Count > 0) _storage.Append(rd.HardState, rd.Entries);
             if (rd.MustSync) _storage.Sync();
+            if (rd.HardState is { } persisted) _persisted = persisted;
             foreach (var e in rd.Entries) _bytesSinceSnapshot += e.Size;
-            // 2. Send.
-            foreach (var m in rd.Messages) _transport.Send(m);
+            // 2. Send the rest: votes and acknowledgements only now that what they promise is durable.
+            foreach (var m in rd.Messages)
+                if (!(sendEarly && IsLeaderReplication(m))) _transport.Send(m);
             // 3. Apply.
             if (rd.Snapshot is { } installed)
             {
@@ -202,6 +213,9 @@ public sealed partial class RaftServer
             MaybeSnapshot();
         }
     }
+
+    private static bool IsLeaderReplication(Message m) =>
+        m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.InstallSnapshot or MessageType.TimeoutNow;
 
     private void Apply(Entry e)
     {

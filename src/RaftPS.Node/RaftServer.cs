@@ -54,6 +54,7 @@ public sealed partial class RaftServer : IAsyncDisposable
         _raft = raft;
         _kv = kv;
         _membersByNodeId = options.Cluster.Members.ToDictionary(m => m.NodeId);
+        _persisted = raft.HardState;
     }
 
     public string NodeId => _self.Id;

@@ -253,6 +253,11 @@ public sealed class Simulation
             }
             else
             {
+                // Like RaftServer: a leader whose term and vote are already durable sends its replication messages before
+                // its own disk write (thesis §10.2.1); everything else waits for the write.
+                bool early = role == Role.Leader && (rd.HardState is not { } h0 || (h0.Term == n.Disk.HardState.Term && h0.Vote == n.Disk.HardState.Vote));
+                if (early)
+                    foreach (var m in rd.Messages.Where(IsLeaderReplication)) SendPeer(m);
                 if (rd.MustSync && n.CrashOnNextWrite)
                 {
                     // Crash between write and fsync: only a prefix of this batch's records reaches the disk, and
@@ -267,7 +272,7 @@ public sealed class Simulation
                 foreach (var m in rd.Messages)
                 {
                     if (m.Type == MessageType.InstallSnapshot) _result.SnapshotsSent++;
-                    SendPeer(m);
+                    if (!(early && IsLeaderReplication(m))) SendPeer(m);
                 }
             }
 
@@ -289,6 +294,9 @@ public sealed class Simulation
             MaybeCompact(n);
         }
     }
+
+    private static bool IsLeaderReplication(Message m) =>
+        m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.InstallSnapshot or MessageType.TimeoutNow;
 
     /// <summary>Makes a Ready durable: snapshot, then entries (overwriting from their first index), then hard state; a torn
     /// write keeps only the first <paramref name="records"/> records.</summary>
