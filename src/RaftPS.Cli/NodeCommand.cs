@@ -31,7 +31,7 @@ internal sealed partial class CliApp
         var noFsync = new Option<bool>("--no-fsync") { Description = "Skip fsync. Acknowledged writes can be lost on power failure: experiments only." };
         var snapshotMb = PositiveInt("--snapshot-threshold-mb", "Take a snapshot once the log has grown by this many MiB.", 64, max: 1 << 20);
         var segmentMb = PositiveInt("--segment-mb", "Size of one write-ahead log segment file in MiB.", 64, max: 1 << 16);
-        var tickMs = PositiveInt("--tick-ms", "Length of one consensus tick in ms (election timeout 15-30 ticks, heartbeat 5).", 10, max: 10_000);
+        var tickMs = PositiveInt("--tick-ms", "Length of one consensus tick in ms (election timeout 30-60 ticks, heartbeat 10).", 5, max: 10_000);
         var allowFaults = new Option<bool>("--allow-fault-injection")
         {
             Description = "Accept 'raftps fault' requests (drop, delay, partition, suspend). For failure drills only: " +

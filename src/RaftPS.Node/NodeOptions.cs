@@ -17,12 +17,12 @@ public sealed record NodeOptions
 
     /// <summary>Address to bind; defaults to this member's host from the cluster file (127.0.0.1 for a local cluster).</summary>
     public IPAddress? BindAddress { get; init; }
-    /// <summary>Length of one consensus tick.</summary>
-    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+    /// <summary>Length of one consensus tick. Short ticks give the randomized election timeout fine steps, so split votes are rare.</summary>
+    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(5);
     /// <summary>Election timeout in ticks (randomized in [n, 2n) per election): 150–300 ms by default.</summary>
-    public int ElectionTicks { get; init; } = 15;
+    public int ElectionTicks { get; init; } = 30;
     /// <summary>Heartbeat interval in ticks: 50 ms by default.</summary>
-    public int HeartbeatTicks { get; init; } = 5;
+    public int HeartbeatTicks { get; init; } = 10;
     /// <summary>fsync before acknowledging. Turning it off loses acknowledged writes on power failure; only for experiments.</summary>
     public bool Fsync { get; init; } = true;
     public long SegmentBytes { get; init; } = 64L << 20;

@@ -23,7 +23,7 @@ public class UdpFuzzTests(ITestOutputHelper output)
     private const string Secret = "durability-fuzz-secret";
 
     /// <summary>Longer election timeouts (0.5-1 s): the flood competes for two CPUs with the nodes' own traffic.</summary>
-    private static NodeOptions Patient(NodeOptions o) => o with { ElectionTicks = 50, HeartbeatTicks = 5 };
+    private static NodeOptions Patient(NodeOptions o) => o with { ElectionTicks = 100, HeartbeatTicks = 10 };
 
     [Fact]
     public async Task Keyed_cluster_survives_120k_fuzzed_datagrams_with_term_log_and_data_unchanged()
