@@ -150,7 +150,9 @@ public sealed partial class Raft
         switch (m.Type)
         {
             case MessageType.Beat:
-                BroadcastHeartbeat(null);
+                // Datagrams get lost: keep asking for the newest pending read until a quorum confirms it (and with it
+                // every earlier one), as etcd does.
+                BroadcastHeartbeat(_readOnly.LastContext);
                 return;
         }
         if (!_progress.TryGetValue(m.From, out var pr)) return; // not a member (e.g. removed): ignore
@@ -217,12 +219,16 @@ public sealed partial class Raft
         pr.RecentActive = true;
         pr.ProbeSent = false;
         // Datagrams get lost: if the pipeline or a snapshot has made no progress for an election timeout, start probing again.
-        if (pr.State != ProgressState.Probe && pr.Match < Log.LastIndex && _tickCount - pr.LastProgressTick >= ElectionTimeout)
+        // A snapshot is large and slow to ship: give it longer before sending it again.
+        var patience = pr.State == ProgressState.Snapshot ? 4 * ElectionTimeout : ElectionTimeout;
+        if (pr.State != ProgressState.Probe && pr.Match < Log.LastIndex && _tickCount - pr.LastProgressTick >= patience)
         {
             pr.BecomeProbe();
             pr.LastProgressTick = _tickCount;
         }
         if (pr.Match < Log.LastIndex) SendAppend(m.From);
+        // A lost TimeoutNow would leave the transfer (and refused proposals) hanging until it times out: resend it.
+        else if (m.From == LeadTransferee) SendTimeoutNow(m.From);
         if (m.Context is { Length: > 0 } ctx)
         {
             var released = _readOnly.Ack(m.From, ctx, acks => Config.Voters.Vote(id => id == Id || acks.Contains(id)) == VoteResult.Won);

@@ -19,6 +19,9 @@ internal sealed class ReadOnlyQueue
 
     public int Count => _queue.Count;
 
+    /// <summary>Context of the newest waiting read, if any: every heartbeat carries it, so a lost round is retried.</summary>
+    public byte[]? LastContext => _queue.Count > 0 ? _queue[^1].Context : null;
+
     public void Add(ulong commitIndex, byte[] context)
     {
         var key = KeyOf(context);

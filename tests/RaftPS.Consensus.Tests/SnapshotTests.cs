@@ -143,8 +143,11 @@ public class SnapshotTests
         net.Beat(1);
         Assert.Equal(ProgressState.Snapshot, leader.Progress[3].State);
         net.StopDropping(lose);
-        // Heartbeats keep flowing; after an election timeout without progress the leader probes and resends.
+        // Heartbeats keep flowing; a snapshot gets four election timeouts without progress, then the leader probes and
+        // resends it.
         net.Tick(15);
+        Assert.Empty(net.InstalledSnapshots[3]);
+        net.Tick(40);
         Assert.Single(net.InstalledSnapshots[3]);
         Assert.Equal(leader.Log.Committed, net[3].Log.Committed);
     }
