@@ -257,7 +257,7 @@ public sealed class Simulation
                 // its own disk write (thesis §10.2.1); everything else waits for the write.
                 bool early = role == Role.Leader && (rd.HardState is not { } h0 || (h0.Term == n.Disk.HardState.Term && h0.Vote == n.Disk.HardState.Vote));
                 if (early)
-                    foreach (var m in rd.Messages.Where(IsLeaderReplication)) SendPeer(m);
+                    foreach (var m in rd.Messages.Where(IsLeaderReplication)) SendPeer(CapCommitToDurable(m, rd));
                 if (rd.MustSync && n.CrashOnNextWrite)
                 {
                     // Crash between write and fsync: only a prefix of this batch's records reaches the disk, and
@@ -294,6 +294,10 @@ public sealed class Simulation
             MaybeCompact(n);
         }
     }
+
+    /// <summary>An early message must not announce a commit covering entries this very Ready is about to write.</summary>
+    private static Message CapCommitToDurable(Message m, Ready rd) =>
+        rd.Entries.Count > 0 && m.Commit >= rd.Entries[0].Index ? m with { Commit = rd.Entries[0].Index - 1 } : m;
 
     private static bool IsLeaderReplication(Message m) =>
         m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.InstallSnapshot or MessageType.TimeoutNow;
