@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
@@ -14,30 +15,55 @@ public sealed partial class RaftServer
     private long _bytesSinceSnapshot;
     private HardState _persisted;
 
-    private async Task RunLoop()
+    private void RunLoopThread()
     {
-        var reader = _events.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
-            {
-                // Drain what is queued, then do one round of persistence: every write accepted in this round shares one
-                // fsync (group commit) and one append message per follower.
-                for (int n = 0; n < MaxEventsPerBatch && reader.TryRead(out var ev); n++) Handle(ev);
-                FlushBatches();
-                ProcessReady();
-                PublishStatus();
-            }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
+            RunLoop();
+            _loopDone.TrySetResult();
         }
         catch (Exception ex)
         {
             // Fail-stop: after a storage or invariant failure the node must not keep answering.
             _log.LogCritical(ex, "node {Node} stopped: {Message}", _self.Id, ex.Message);
+            _closed = true;
             _stop.Cancel();
-            throw;
+            _loopDone.TrySetException(ex);
+        }
+    }
+
+    private void RunLoop()
+    {
+        // Ticks come from the loop's own clock instead of a timer thread posting events: no extra wake-ups, and a loop
+        // that fell behind (a slow fsync) gets one tick instead of a burst that could expire an election timeout
+        // before the heartbeats queued meanwhile are seen.
+        long interval = Math.Max(1, (long)(_options.TickInterval.TotalSeconds * Stopwatch.Frequency));
+        long nextTick = Stopwatch.GetTimestamp() + interval;
+        while (!_stop.IsCancellationRequested)
+        {
+            // Reset before draining: an event enqueued after the drain finds the signal cleared and sets it again.
+            _wake.Reset();
+            long now = Stopwatch.GetTimestamp();
+            bool ticked = now >= nextTick;
+            if (ticked)
+            {
+                nextTick += interval;
+                if (nextTick <= now) nextTick = now + interval;
+            }
+            // Drain what is queued, then do one round of persistence: every write accepted in this round shares one
+            // fsync (group commit) and one append message per follower.
+            int n = 0;
+            for (; n < MaxEventsPerBatch && _events.TryDequeue(out var ev); n++) Handle(ev);
+            if (ticked) Handle(LoopEvent.Tick.Instance);
+            if (n > 0 || ticked)
+            {
+                FlushBatches();
+                ProcessReady();
+                PublishStatus();
+                continue;
+            }
+            long waitTicks = nextTick - Stopwatch.GetTimestamp();
+            if (waitTicks > 0) _wake.Wait((int)Math.Max(1, (waitTicks * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency));
         }
     }
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
 using RaftPS.Node.StateMachine;
@@ -13,14 +13,19 @@ namespace RaftPS.Node;
 
 /// <summary>
 /// One running RaftPS server: a single event loop owns the consensus core, the state machine and the storage; the UDP
-/// transport, a tick timer and in-process callers post events into it, so nothing here needs locks. Runs the same from
+/// transport and in-process callers post events into it and the loop drives the tick clock itself, so nothing here needs
+/// locks. Runs the same from
 /// `raftps node` and in-process from a host (a PowerShell cmdlet, a test).
 /// </summary>
 public sealed partial class RaftServer : IAsyncDisposable
 {
     private readonly NodeOptions _options;
     private readonly ILogger _log;
-    private readonly Channel<LoopEvent> _events = Channel.CreateUnbounded<LoopEvent>(new UnboundedChannelOptions { SingleReader = true });
+    // The loop runs on one dedicated thread that blocks on _wake when idle: producers enqueue, then Set; the loop Resets
+    // before it drains, so an event posted at any moment either is drained or leaves the signal set.
+    private readonly ConcurrentQueue<LoopEvent> _events = new();
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
+    private volatile bool _closed;
     private readonly CancellationTokenSource _stop = new();
     private readonly ClusterMember _self;
     private readonly Dictionary<ulong, ClusterMember> _membersByNodeId;
@@ -28,8 +33,8 @@ public sealed partial class RaftServer : IAsyncDisposable
     private readonly UdpTransport _transport;
     private readonly Raft _raft;
     private KvStateMachine _kv;
+    private readonly TaskCompletionSource _loopDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
-    private Task _ticker = Task.CompletedTask;
     private readonly long _startTimestamp = Stopwatch.GetTimestamp();
 
     // Waiting client requests, owned by the loop.
@@ -106,11 +111,11 @@ public sealed partial class RaftServer : IAsyncDisposable
             var wire = new WireOptions { ClusterKey = options.Cluster.Key is { Length: > 0 } k ? ClusterId.KeyFromSecret(k) : null };
             var transport = new UdpTransport(bind, options.Cluster.ClusterId, self.NodeId, peers, new TransportOptions { Wire = wire }, log);
             var server = new RaftServer(options, log, self, storage, transport, raft, kv);
-            transport.RaftMessageReceived += m => server._events.Writer.TryWrite(new LoopEvent.Peer(m));
-            transport.ClientRequestReceived += (r, from) => server._events.Writer.TryWrite(new LoopEvent.Client(r, from));
+            transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
+            transport.ClientRequestReceived += (r, from) => server.Post(new LoopEvent.Client(r, from));
             transport.Start();
-            server._loop = Task.Factory.StartNew(server.RunLoop, server._stop.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-            server._ticker = server.RunTicker();
+            server._loop = server._loopDone.Task;
+            new Thread(server.RunLoopThread) { IsBackground = true, Name = $"raftps-loop-{self.Id}" }.Start();
             return server;
         }
         catch
@@ -125,9 +130,9 @@ public sealed partial class RaftServer : IAsyncDisposable
     {
         if (_stop.IsCancellationRequested) return;
         _stop.Cancel();
-        _events.Writer.TryComplete();
+        _closed = true;
+        _wake.Set();
         try { await _loop.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (Exception ex) { _log.LogDebug(ex, "loop ended with error"); }
-        try { await _ticker.ConfigureAwait(false); } catch (OperationCanceledException) { }
         await _transport.DisposeAsync().ConfigureAwait(false);
         _storage.Dispose();
     }
@@ -139,20 +144,18 @@ public sealed partial class RaftServer : IAsyncDisposable
     {
         var target = _options.Cluster.Find(nodeId) ?? throw new ArgumentException($"'{nodeId}' is not a cluster member");
         var tcs = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_events.Writer.TryWrite(new LoopEvent.Invoke(() => tcs.TrySetResult(_raft.TransferLeadership(target.NodeId)))))
+        if (!Post(new LoopEvent.Invoke(() => tcs.TrySetResult(_raft.TransferLeadership(target.NodeId)))))
             tcs.TrySetException(new ObjectDisposedException(nameof(RaftServer)));
         return tcs.Task;
     }
 
-    private async Task RunTicker()
+    /// <summary>Queues an event for the loop; false once the node is stopping or stopped.</summary>
+    private bool Post(LoopEvent ev)
     {
-        using var timer = new PeriodicTimer(_options.TickInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-                _events.Writer.TryWrite(LoopEvent.Tick.Instance);
-        }
-        catch (OperationCanceledException) { }
+        if (_closed) return false;
+        _events.Enqueue(ev);
+        _wake.Set();
+        return true;
     }
 
     private long NowMs => (long)Stopwatch.GetElapsedTime(_startTimestamp).TotalMilliseconds;

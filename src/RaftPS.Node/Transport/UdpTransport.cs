@@ -10,9 +10,9 @@ using RaftPS.Protocol.Wire;
 namespace RaftPS.Node.Transport;
 
 /// <summary>
-/// A node's single UDP socket, shared by peers and clients. A receive loop on its own task validates, reassembles
-/// and decodes datagrams and raises <see cref="RaftMessageReceived"/> / <see cref="ClientRequestReceived"/> on that
-/// task (handlers should only hand the value on, e.g. to a channel). Sends are synchronous non-blocking UDP
+/// A node's single UDP socket, shared by peers and clients. A dedicated background thread receives with blocking calls,
+/// validates, reassembles and decodes datagrams and raises <see cref="RaftMessageReceived"/> /
+/// <see cref="ClientRequestReceived"/> on that thread (handlers should only hand the value on, e.g. to a queue). Sends are synchronous non-blocking UDP
 /// sendto calls from the caller's thread; socket errors are counted, never thrown. Fault injection
 /// (<see cref="Faults"/>) sits between the socket and everything else. Thread-safe.
 /// </summary>
@@ -21,6 +21,8 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
     // Windows reports ICMP port unreachable as WSAECONNRESET on the next receive unless this ioctl turns it off.
     private const int SioUdpConnReset = unchecked((int)0x9800000C);
     private const int AddressCacheLimit = 4096;
+    // Bounds how long the receive thread can stay blocked where closing the socket does not interrupt a receive.
+    private const int ReceiveTimeoutMs = 250;
 
     private readonly Socket _socket;
     private readonly ILogger _logger;
@@ -34,7 +36,8 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
     // Send side: endpoint -> serialized address, so steady traffic does not re-serialize per datagram.
     private readonly ConcurrentDictionary<IPEndPoint, SocketAddress> _addresses = new();
     private volatile FaultSettings _faults = FaultSettings.None;
-    private Task? _receiveLoop;
+    private Thread? _receiveThread;
+    private readonly TaskCompletionSource _receiveStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _started;
     private volatile bool _disposed;
 
@@ -60,6 +63,7 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             if (localEndPoint.AddressFamily == AddressFamily.InterNetworkV6) _socket.DualMode = true;
             if (OperatingSystem.IsWindows()) _socket.IOControl(SioUdpConnReset, [0, 0, 0, 0], null);
             TrySetBufferSizes(options.SocketBufferSize);
+            _socket.ReceiveTimeout = ReceiveTimeoutMs;
             _socket.Bind(localEndPoint);
             LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         }
@@ -78,10 +82,10 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
     public TransportOptions Options { get; }
     public WireCounters Counters { get; }
 
-    /// <summary>A Raft message from a peer, addressed to this node. Raised on the receive task (or a timer thread when delayed).</summary>
+    /// <summary>A Raft message from a peer, addressed to this node. Raised on the receive thread (or a timer thread when delayed).</summary>
     public event Action<Message>? RaftMessageReceived;
 
-    /// <summary>A client request and the address to send the reply to. Raised on the receive task.</summary>
+    /// <summary>A client request and the address to send the reply to. Raised on the receive thread.</summary>
     public event Action<ClientRequest, EndPoint>? ClientRequestReceived;
 
     /// <summary>Current fault injection; assign a new value to change it at run time.</summary>
@@ -99,12 +103,14 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Starts the receive loop. Subscribe to the events first.</summary>
+    /// <summary>Starts the receive thread. Subscribe to the events first.</summary>
     public void Start()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Interlocked.Exchange(ref _started, 1) != 0) throw new InvalidOperationException("transport already started");
-        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        // A blocking receive on its own thread hands each datagram on without a thread-pool hop per receive.
+        _receiveThread = new Thread(ReceiveLoop) { IsBackground = true, Name = $"raftps-udp-{NodeId}" };
+        _receiveThread.Start();
     }
 
     /// <summary>Sends a Raft message to the peer <c>m.To</c>. False when it was not handed to the socket (unknown peer, fault, encoding error).</summary>
@@ -246,57 +252,62 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         lock (_faultRandomLock) return _faultRandom.NextDouble();
     }
 
-    private async Task ReceiveLoopAsync()
+    private void ReceiveLoop()
     {
-        // Pinned: the socket layer can use it directly for every receive.
-        var buffer = GC.AllocateUninitializedArray<byte>(ushort.MaxValue + 1, pinned: true);
-        var source = new SocketAddress(_socket.AddressFamily);
-        var token = _cts.Token;
-        int consecutiveErrors = 0;
-        while (!token.IsCancellationRequested)
+        try
         {
-            int length;
-            try
+            var buffer = GC.AllocateUninitializedArray<byte>(ushort.MaxValue + 1);
+            var source = new SocketAddress(_socket.AddressFamily);
+            int consecutiveErrors = 0;
+            while (!_disposed)
             {
-                length = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, source, token).ConfigureAwait(false);
-                consecutiveErrors = 0;
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            catch (ObjectDisposedException)
-            {
-                break;
-            }
-            catch (SocketException e) when (!_disposed)
-            {
-                // ConnectionReset (ICMP port unreachable from a dead peer on some OSes) and similar are per-datagram
-                // noise: count and carry on. Back off a little if errors repeat so a broken socket cannot spin.
-                Counters.CountReceiveError();
-                if (e.SocketErrorCode is not (SocketError.ConnectionReset or SocketError.MessageSize or SocketError.ConnectionRefused))
-                    _logger.LogWarning("Node {NodeId} receive error: {Error}", NodeId, e.SocketErrorCode);
-                if (++consecutiveErrors > 10)
+                int length;
+                try
                 {
-                    try { await Task.Delay(10, token).ConfigureAwait(false); }
-                    catch (OperationCanceledException) { break; }
+                    length = _socket.ReceiveFrom(buffer, SocketFlags.None, source);
+                    // Closing the socket can end the receive with an empty read: not a datagram.
+                    if (_disposed) break;
+                    consecutiveErrors = 0;
                 }
-                continue;
-            }
-            catch (SocketException)
-            {
-                break;
-            }
+                catch (ObjectDisposedException)
+                {
+                    break;
+                }
+                catch (SocketException e) when (!_disposed)
+                {
+                    // The receive timeout is only our disposal check.
+                    if (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock) continue;
+                    // ConnectionReset (ICMP port unreachable from a dead peer on some OSes) and similar are per-datagram
+                    // noise: count and carry on. Back off a little if errors repeat so a broken socket cannot spin.
+                    Counters.CountReceiveError();
+                    if (e.SocketErrorCode is not (SocketError.ConnectionReset or SocketError.MessageSize or SocketError.ConnectionRefused))
+                        _logger.LogWarning("Node {NodeId} receive error: {Error}", NodeId, e.SocketErrorCode);
+                    if (++consecutiveErrors > 10) Thread.Sleep(10);
+                    continue;
+                }
+                catch (SocketException)
+                {
+                    break;
+                }
 
-            try
-            {
-                HandleDatagram(buffer.AsSpan(0, length), source);
+                try
+                {
+                    HandleDatagram(buffer.AsSpan(0, length), source);
+                }
+                catch (Exception e)
+                {
+                    // A handler bug must not stop the node from hearing its peers.
+                    _logger.LogError(e, "Node {NodeId} failed handling a datagram", NodeId);
+                }
             }
-            catch (Exception e)
-            {
-                // A handler bug must not stop the node from hearing its peers.
-                _logger.LogError(e, "Node {NodeId} failed handling a datagram", NodeId);
-            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Node {NodeId} receive thread failed", NodeId);
+        }
+        finally
+        {
+            _receiveStopped.TrySetResult();
         }
     }
 
@@ -405,12 +416,9 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         if (_disposed) return;
         _disposed = true;
         _cts.Cancel();
+        // Closing the socket interrupts the blocking receive (or the receive timeout ends it).
         _socket.Dispose();
-        if (_receiveLoop is { } loop)
-        {
-            try { await loop.ConfigureAwait(false); }
-            catch (Exception e) { _logger.LogDebug(e, "Node {NodeId} receive loop ended with an error", NodeId); }
-        }
+        if (_receiveThread is not null) await _receiveStopped.Task.ConfigureAwait(false);
         // _cts is deliberately not disposed: delayed sends/deliveries may still observe its (cancelled) token.
     }
 
