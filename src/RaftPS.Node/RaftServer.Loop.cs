@@ -59,6 +59,8 @@ public sealed partial class RaftServer
             {
                 FlushBatches();
                 ProcessReady();
+                // A step-down (e.g. CheckQuorum) need not produce a Ready; answer the waiting clients anyway.
+                NoticeRoleChanges();
                 PublishStatus();
                 continue;
             }
@@ -173,10 +175,10 @@ public sealed partial class RaftServer
             for (int i = 0; i < commands.Length; i++) commands[i] = KvCommandCodec.Encode(_proposalBatch[i].Command);
             if (_raft.Propose(commands) == 0)
             {
-                foreach (var (cmd, w) in _proposalBatch)
+                foreach (var (cmd, _) in _proposalBatch)
                 {
-                    _pendingWrites.Remove((cmd.ClientId, cmd.Sequence));
-                    Reply(w.ReplyTo, NotLeader(w.Request));
+                    // Answer the newest attempt: a retry in the same batch replaced the waiter.
+                    if (_pendingWrites.Remove((cmd.ClientId, cmd.Sequence), out var w)) Reply(w.ReplyTo, NotLeader(w.Request));
                 }
             }
             _proposalBatch.Clear();
@@ -203,12 +205,9 @@ public sealed partial class RaftServer
             var rd = _raft.GetReady();
             // A leader may send its appends before its own disk write (thesis §10.2.1): the entries only count as committed
             // once a majority has them durably, and follower acknowledgements are handled in a later loop round, after this
-            // round's fsync. Only when this Ready changes neither term nor vote, so no peer ever sees a term we might forget.
-            bool sendEarly = _raft.Role == Role.Leader &&
-                             (rd.HardState is not { } h || (h.Term == _persisted.Term && h.Vote == _persisted.Vote));
-            if (sendEarly)
-                foreach (var m in rd.Messages)
-                    if (IsLeaderReplication(m)) _transport.Send(m);
+            // round's fsync (no input is handled inside this method).
+            var (early, afterPersist) = rd.SplitForEarlySend(_raft.Role, _persisted);
+            foreach (var m in early) _transport.Send(m);
             // 1. Persist: snapshot, entries and hard state, fsynced before anything that depends on them leaves this node
             //    (paper Fig. 2). One Sync covers every record of this round.
             if (rd.Snapshot is { } snapshot) _storage.SaveSnapshot(snapshot);
@@ -217,8 +216,7 @@ public sealed partial class RaftServer
             if (rd.HardState is { } persisted) _persisted = persisted;
             foreach (var e in rd.Entries) _bytesSinceSnapshot += e.Size;
             // 2. Send the rest: votes and acknowledgements only now that what they promise is durable.
-            foreach (var m in rd.Messages)
-                if (!(sendEarly && IsLeaderReplication(m))) _transport.Send(m);
+            foreach (var m in afterPersist) _transport.Send(m);
             // 3. Apply.
             if (rd.Snapshot is { } installed)
             {
@@ -239,9 +237,6 @@ public sealed partial class RaftServer
             MaybeSnapshot();
         }
     }
-
-    private static bool IsLeaderReplication(Message m) =>
-        m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.InstallSnapshot or MessageType.TimeoutNow;
 
     private void Apply(Entry e)
     {

@@ -255,9 +255,8 @@ public sealed class Simulation
             {
                 // Like RaftServer: a leader whose term and vote are already durable sends its replication messages before
                 // its own disk write (thesis §10.2.1); everything else waits for the write.
-                bool early = role == Role.Leader && (rd.HardState is not { } h0 || (h0.Term == n.Disk.HardState.Term && h0.Vote == n.Disk.HardState.Vote));
-                if (early)
-                    foreach (var m in rd.Messages.Where(IsLeaderReplication)) SendPeer(CapCommitToDurable(m, rd));
+                var (early, afterPersist) = rd.SplitForEarlySend(role, n.Disk.HardState);
+                foreach (var m in early) SendPeer(m);
                 if (rd.MustSync && n.CrashOnNextWrite)
                 {
                     // Crash between write and fsync: only a prefix of this batch's records reaches the disk, and
@@ -269,11 +268,8 @@ public sealed class Simulation
                 }
                 Persist(n, rd, rd.Entries.Count + 2);
                 _inv.OnPersisted(n, rd.Entries);
-                foreach (var m in rd.Messages)
-                {
-                    if (m.Type == MessageType.InstallSnapshot) _result.SnapshotsSent++;
-                    if (!(early && IsLeaderReplication(m))) SendPeer(m);
-                }
+                foreach (var m in afterPersist) SendPeer(m);
+                _result.SnapshotsSent += rd.Messages.Count(m => m.Type == MessageType.InstallSnapshot);
             }
 
             if (rd.Snapshot is { } snap)
@@ -294,13 +290,6 @@ public sealed class Simulation
             MaybeCompact(n);
         }
     }
-
-    /// <summary>An early message must not announce a commit covering entries this very Ready is about to write.</summary>
-    private static Message CapCommitToDurable(Message m, Ready rd) =>
-        rd.Entries.Count > 0 && m.Commit >= rd.Entries[0].Index ? m with { Commit = rd.Entries[0].Index - 1 } : m;
-
-    private static bool IsLeaderReplication(Message m) =>
-        m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.InstallSnapshot or MessageType.TimeoutNow;
 
     /// <summary>Makes a Ready durable: snapshot, then entries (overwriting from their first index), then hard state; a torn
     /// write keeps only the first <paramref name="records"/> records.</summary>
