@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using RaftPS.Protocol;
 
 namespace RaftPS.Bench;
@@ -48,7 +47,7 @@ public sealed class LocalCluster : IAsyncDisposable
         var (fileName, prefixArgs) = ResolveRaftPs(options.RaftPsPath, ct);
         string parent = Path.GetFullPath(options.WorkDirectory ?? Path.GetTempPath());
         string root = System.IO.Directory.CreateDirectory(Path.Combine(parent, $"raftps-bench-{Environment.ProcessId}-{Random.Shared.Next():x8}")).FullName;
-        var ports = FreeUdpPorts(count);
+        var ports = FreePorts.Udp(count);
         var members = Enumerable.Range(0, count).Select(i => new ClusterMember($"n{i + 1}", "127.0.0.1", ports[i])).ToArray();
         var cluster = new ClusterDefinition("bench", members);
         string clusterFile = Path.Combine(root, "cluster.json");
@@ -183,25 +182,6 @@ public sealed class LocalCluster : IAsyncDisposable
             throw new ClusterStartException($"dotnet build src/RaftPS.Cli failed ({p.ExitCode}):\n{output.Result}{errors.Result}");
     }
 
-    /// <summary>Distinct free UDP ports on 127.0.0.1 (all sockets held until every port is chosen, so none repeats).</summary>
-    private static int[] FreeUdpPorts(int count)
-    {
-        var sockets = new List<Socket>(count);
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                sockets.Add(s);
-                s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            }
-            return sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port).ToArray();
-        }
-        finally
-        {
-            foreach (var s in sockets) s.Dispose();
-        }
-    }
 }
 
 /// <summary>One `raftps node` child process; its stdout and stderr go to a log file and a short in-memory tail.</summary>
