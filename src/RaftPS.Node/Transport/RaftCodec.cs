@@ -117,26 +117,10 @@ public static class RaftCodec
     }
 
     /// <summary>Non-throwing decode.</summary>
-    public static bool TryRead(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Message? message)
-    {
-        try
-        {
-            message = Read(payload);
-            return true;
-        }
-        catch (WireFormatException)
-        {
-            message = null;
-            return false;
-        }
-    }
+    public static bool TryRead(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Message? message) =>
+        WireCodec.TryRead(payload, Read, out message);
 
-    public static byte[] Encode(Message m)
-    {
-        using var w = new WireWriter();
-        Write(w, m);
-        return w.ToArray();
-    }
+    public static byte[] Encode(Message m) => WireCodec.Encode<Message>(m, Write);
 
     // Empty data shares the core's static empty array instead of allocating one per entry (heartbeat batches, no-ops).
     private static byte[] ReadData(ref WireReader r)

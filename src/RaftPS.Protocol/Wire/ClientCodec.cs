@@ -221,46 +221,14 @@ public static class ClientCodec
     }
 
     /// <summary>Non-throwing decode: false for any malformed payload.</summary>
-    public static bool TryReadRequest(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClientRequest? request)
-    {
-        try
-        {
-            request = ReadRequest(payload);
-            return true;
-        }
-        catch (WireFormatException)
-        {
-            request = null;
-            return false;
-        }
-    }
+    public static bool TryReadRequest(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClientRequest? request) =>
+        WireCodec.TryRead(payload, ReadRequest, out request);
 
     /// <summary>Non-throwing decode: false for any malformed payload.</summary>
-    public static bool TryReadReply(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClientReply? reply)
-    {
-        try
-        {
-            reply = ReadReply(payload);
-            return true;
-        }
-        catch (WireFormatException)
-        {
-            reply = null;
-            return false;
-        }
-    }
+    public static bool TryReadReply(ReadOnlySpan<byte> payload, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ClientReply? reply) =>
+        WireCodec.TryRead(payload, ReadReply, out reply);
 
-    public static byte[] Encode(ClientRequest request)
-    {
-        using var w = new WireWriter();
-        Write(w, request);
-        return w.ToArray();
-    }
+    public static byte[] Encode(ClientRequest request) => WireCodec.Encode<ClientRequest>(request, Write);
 
-    public static byte[] Encode(ClientReply reply)
-    {
-        using var w = new WireWriter();
-        Write(w, reply);
-        return w.ToArray();
-    }
+    public static byte[] Encode(ClientReply reply) => WireCodec.Encode<ClientReply>(reply, Write);
 }
