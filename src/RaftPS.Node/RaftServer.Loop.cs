@@ -14,6 +14,8 @@ public sealed partial class RaftServer
     private const int MaxEventsPerBatch = 4096;
     private long _bytesSinceSnapshot;
     private HardState _persisted;
+    // Reads accepted and not yet answered (batched, waiting for a quorum, or waiting for apply): bounds memory per read.
+    private int _pendingReads;
 
     private void RunLoopThread()
     {
@@ -133,7 +135,7 @@ public sealed partial class RaftServer
             Reply(from, NotLeader(r));
             return;
         }
-        if (_pendingWrites.Count + _readsByContext.Count + _confirmedReads.Count > _options.MaxPendingRequests)
+        if (_pendingWrites.Count + _pendingReads >= _options.MaxPendingRequests)
         {
             Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = "node overloaded: too many pending requests" });
             return;
@@ -151,6 +153,7 @@ public sealed partial class RaftServer
                 break;
             case ClientOp.Get or ClientOp.List:
                 _readBatch.Add(new PendingRead(r, from, 0));
+                _pendingReads++;
                 break;
             default:
                 var key = (r.ClientId, r.Sequence);
@@ -192,7 +195,11 @@ public sealed partial class RaftServer
             var reads = _readBatch.ToList();
             _readBatch.Clear();
             if (_raft.ReadIndex(context)) _readsByContext[ctx] = reads;
-            else foreach (var rd in reads) Reply(rd.ReplyTo, NotLeader(rd.Request));
+            else
+            {
+                _pendingReads -= reads.Count;
+                foreach (var rd in reads) Reply(rd.ReplyTo, NotLeader(rd.Request));
+            }
         }
     }
 
@@ -287,6 +294,7 @@ public sealed partial class RaftServer
             var (index, reads) = _confirmedReads[i];
             if (index > _kv.AppliedIndex) { i++; continue; }
             _confirmedReads.RemoveAt(i);
+            _pendingReads -= reads.Count;
             foreach (var rd in reads) Reply(rd.ReplyTo, Read(rd.Request));
         }
     }
@@ -317,6 +325,7 @@ public sealed partial class RaftServer
             _readsByContext.Clear();
             foreach (var (_, reads) in _confirmedReads) foreach (var rd in reads) Reply(rd.ReplyTo, NotLeader(rd.Request));
             _confirmedReads.Clear();
+            _pendingReads = _readBatch.Count;
         }
         if (role != _lastRole || _raft.Term != _lastTerm)
             _log.LogInformation("{Node}: {Role} in term {Term} (leader {Leader})", _self.Id, role, _raft.Term, NameOf(_raft.Lead) ?? "unknown");
