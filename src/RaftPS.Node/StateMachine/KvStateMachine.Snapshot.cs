@@ -4,13 +4,14 @@ using RaftPS.Protocol;
 namespace RaftPS.Node.StateMachine;
 
 /// <summary>
-/// Snapshot format 1, little-endian, varints LEB128, strings UTF-8 with a varint length:
+/// Snapshot format 2 (format 1 lacks the tombstones and is still read), little-endian, varints LEB128, strings UTF-8 with a varint length:
 /// <code>
 /// u32 magic "RPKV" | u8 format | varint appliedIndex | i64 logTimeMs
 /// varint keyCount,     per key (ascending ordinal):   string key | varint version | bytes value
 /// varint sessionCount, per session (ascending id):    varint clientId | varint lastSequence | i64 lastSeenMs
 ///                      | u8 status | varint version | u8 itemKind (0 none, 1 = the key's current item: string key, varint version;
 ///                      2 inline: string key, varint version, bytes value)
+/// varint tombstoneCount, client ids of expired sessions, oldest first (format 2)
 /// u32 CRC-32C of everything before it
 /// </code>
 /// Keys and sessions are written in a fixed order, so equal states give equal bytes on every replica.
@@ -19,7 +20,7 @@ namespace RaftPS.Node.StateMachine;
 public sealed partial class KvStateMachine
 {
     public const uint SnapshotMagic = 0x564B_5052; // "RPKV" as little-endian bytes
-    public const byte SnapshotFormatVersion = 1;
+    public const byte SnapshotFormatVersion = 2;
 
     private const byte ItemNone = 0, ItemCurrent = 1, ItemInline = 2;
     private const int HeaderBytes = 4 + 1, TrailerBytes = 4;
@@ -75,6 +76,8 @@ public sealed partial class KvStateMachine
             if (!current)
                 w.Bytes(item.Value);
         }
+        w.VarU64((ulong)_tombstoneOrder.Count);
+        foreach (var id in _tombstoneOrder) w.VarU64(id);
     }
 
     /// <summary>
@@ -96,8 +99,8 @@ public sealed partial class KvStateMachine
         if (stored != actual)
             throw new KvSnapshotFormatException($"snapshot checksum mismatch (stored 0x{stored:X8}, computed 0x{actual:X8})");
         byte format = r.U8("format");
-        if (format != SnapshotFormatVersion)
-            throw new KvSnapshotFormatException($"unknown snapshot format {format} (expected {SnapshotFormatVersion})");
+        if (format is < 1 or > SnapshotFormatVersion)
+            throw new KvSnapshotFormatException($"unknown snapshot format {format} (expected 1..{SnapshotFormatVersion})");
 
         ulong appliedIndex = r.VarU64("applied index");
         long logTime = r.I64("log time");
@@ -163,6 +166,20 @@ public sealed partial class KvStateMachine
             sessions.Add(clientId, session);
             lru.Add((lastSeen, clientId));
         }
+        var tombstoneOrder = new Queue<ulong>();
+        var tombstones = new HashSet<ulong>();
+        if (format >= 2)
+        {
+            int tombstoneCount = r.Length("tombstone count", minBytesPerItem: 1);
+            if (tombstoneCount > MaxTombstones) throw r.Fail($"{tombstoneCount} tombstones, more than {MaxTombstones}");
+            for (int i = 0; i < tombstoneCount; i++)
+            {
+                ulong id = r.VarU64("tombstone");
+                if (id == 0 || !tombstones.Add(id) || sessions.ContainsKey(id))
+                    throw r.Fail($"tombstone #{i}: client id {id} is zero, repeated or has a live session");
+                tombstoneOrder.Enqueue(id);
+            }
+        }
         r.End();
 
         // All checks passed: swap in the new state. Keys were verified ascending, so the index builds from them directly.
@@ -170,6 +187,8 @@ public sealed partial class KvStateMachine
         _keys = new SortedSet<string>(keys, StringComparer.Ordinal);
         _sessions = sessions;
         _lru = lru;
+        _tombstoneOrder = tombstoneOrder;
+        _tombstones = tombstones;
         AppliedIndex = appliedIndex;
         LogTimeMs = logTime;
     }

@@ -31,6 +31,11 @@ public sealed partial class KvStateMachine
     private Dictionary<ulong, Session> _sessions = [];
     // Sessions ordered by (last seen in log time, client id): the eviction order, identical on every replica.
     private SortedSet<(long LastSeenMs, ulong ClientId)> _lru = [];
+    // Client ids whose sessions expired or were evicted, oldest first (bounded): a retried first write of such a client
+    // must not start a fresh session and apply a second time (thesis §6.3).
+    private Queue<ulong> _tombstoneOrder = new();
+    private HashSet<ulong> _tombstones = [];
+    public const int MaxTombstones = 1_000_000;
 
     public KvStateMachine() : this(DefaultSessionTimeoutMs, DefaultMaxSessions) { }
 
@@ -92,7 +97,7 @@ public sealed partial class KvStateMachine
         {
             // Without a session, only a lane's first request may start one; a later sequence means its session
             // expired and an earlier request may or may not have been applied, which only the client can resolve.
-            if (command.Sequence > 1)
+            if (command.Sequence > 1 || _tombstones.Contains(command.ClientId))
                 return Reject(command, ReplyStatus.SessionExpired);
             EvictForCapacity();
             session = new Session { ClientId = command.ClientId, LastSeenMs = LogTimeMs };
@@ -242,5 +247,10 @@ public sealed partial class KvStateMachine
     {
         _lru.Remove(entry);
         _sessions.Remove(entry.ClientId);
+        if (_tombstones.Add(entry.ClientId))
+        {
+            _tombstoneOrder.Enqueue(entry.ClientId);
+            if (_tombstoneOrder.Count > MaxTombstones) _tombstones.Remove(_tombstoneOrder.Dequeue());
+        }
     }
 }

@@ -143,9 +143,27 @@ public class KvSessionTests
         sm.Next(Put(1, 1, "a", "1", ts: 0));
         // The client's own next request, stamped 5 s later: its session has expired before it is looked up.
         Assert.Equal(ReplyStatus.SessionExpired, sm.Next(Put(1, 2, "a", "2", ts: 5_000)).Status);
-        // Starting over at sequence 1 opens a new session.
-        Assert.Equal(ReplyStatus.Ok, sm.Next(Put(1, 1, "a", "3", ts: 5_000)).Status);
+        // The expired id cannot start over, not even at sequence 1 (that could be a retry of its first write); a new id can.
+        Assert.Equal(ReplyStatus.SessionExpired, sm.Next(Put(1, 1, "a", "3", ts: 5_000)).Status);
+        Assert.Equal(ReplyStatus.Ok, sm.Next(Put(2, 1, "a", "3", ts: 5_000)).Status);
         Assert.Equal("3", sm.Value("a"));
+    }
+
+    [Fact]
+    public void A_retried_first_write_of_an_evicted_session_is_not_applied_again()
+    {
+        var sm = new KvStateMachine(sessionTimeoutMs: 1_000_000, maxSessions: 1);
+        var first = sm.Next(Put(1, 1, "a", "1", ts: 0));
+        Assert.Equal(ReplyStatus.Ok, first.Status);
+        Assert.Equal(ReplyStatus.Ok, sm.Next(Put(2, 1, "b", "1", ts: 1)).Status); // evicts client 1's session
+        sm.Next(Put(3, 1, "a", "other", ts: 2));                                   // someone else overwrites a
+        // The network delivers client 1's original first write again: it must not overwrite a second time.
+        Assert.Equal(ReplyStatus.SessionExpired, sm.Next(Put(1, 1, "a", "1", ts: 3)).Status);
+        Assert.Equal("other", sm.Value("a"));
+        // And a snapshot keeps that memory.
+        var restored = new KvStateMachine(sessionTimeoutMs: 1_000_000, maxSessions: 1);
+        restored.Restore(sm.TakeSnapshot());
+        Assert.Equal(sm.TakeSnapshot(), restored.TakeSnapshot());
     }
 
     [Fact]

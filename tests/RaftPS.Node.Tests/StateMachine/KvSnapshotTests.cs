@@ -140,7 +140,11 @@ public class KvSnapshotTests
 
     private static readonly Dictionary<string, Action<Builder>> BadContent = new()
     {
-        ["unknown format"] = b => b.Format = 2,
+        ["unknown format"] = b => b.Format = 3,
+        ["format 0"] = b => b.Format = 0,
+        ["tombstone with a live session"] = b => b.Tombstones = [5],
+        ["repeated tombstone"] = b => b.Tombstones = [7, 7],
+        ["zero tombstone"] = b => b.Tombstones = [0],
         ["keys out of order"] = b => b.Keys = [("b", 1, "x"), ("a", 2, "y")],
         ["duplicate key"] = b => b.Keys = [("a", 1, "x"), ("a", 2, "y")],
         ["empty key"] = b => b.Keys = [("", 1, "x")],
@@ -259,7 +263,7 @@ public class KvSnapshotTests
     public sealed record SessionSpec(ulong ClientId, ulong LastSequence, long LastSeen, byte Status, ulong Version,
                                      (byte Kind, string Key, ulong Version, string? Value)? Item);
 
-    /// <summary>Writes snapshot bytes field by field (format 1), with a correct checksum, so content checks can be tested.</summary>
+    /// <summary>Writes snapshot bytes field by field (format 2), with a correct checksum, so content checks can be tested.</summary>
     private sealed class Builder
     {
         public byte Format = KvStateMachine.SnapshotFormatVersion;
@@ -269,6 +273,7 @@ public class KvSnapshotTests
         public ulong? KeyCountOverride;
         public byte[]? RawKey;
         public SessionSpec[] Sessions = [new(5, 1, 50, 0, 1, (1, "a", 1, null))];
+        public ulong[] Tombstones = [];
         public byte[] Trailing = [];
 
         public byte[] Build()
@@ -320,6 +325,11 @@ public class KvSnapshotTests
                 Var(item.Version);
                 if (item.Value is not null)
                     Bytes(B(item.Value));
+            }
+            if (Format >= 2)
+            {
+                Var((ulong)Tombstones.Length);
+                foreach (var id in Tombstones) Var(id);
             }
             body.AddRange(Trailing);
             var crc = new byte[4];
