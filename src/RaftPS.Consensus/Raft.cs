@@ -72,8 +72,22 @@ public sealed partial class Raft
     public Snapshot? Snapshot => _snapshot;
     public IReadOnlyDictionary<ulong, Progress> Progress => _progress;
 
-    /// <summary>Whether this node may campaign: only voters can (learners and removed servers never disrupt).</summary>
-    private bool Promotable => Config.IsVoter(Id);
+    /// <summary>
+    /// Whether this node may campaign: voters of the latest configuration can; learners and removed servers cannot, so they
+    /// never disrupt. One exception (thesis §4.2.2, §4.2.3): a server whose removal is appended but not yet committed still
+    /// campaigns, counted by the new configuration — it may hold the only copy of that configuration, and refusing to both
+    /// vote for shorter logs and to stand itself would block every election.
+    /// </summary>
+    private bool Promotable
+    {
+        get
+        {
+            if (Config.IsVoter(Id)) return true;
+            if (_confEntries.Count == 0) return false;
+            var latest = _confEntries[^1].Index;
+            return latest > Log.Committed && Configuration.FromConfState(ConfStateAt(latest - 1)).IsVoter(Id);
+        }
+    }
 
     private int ElectionTimeout => _options.ElectionTicks;
 

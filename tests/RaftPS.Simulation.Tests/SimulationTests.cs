@@ -22,6 +22,33 @@ public class SimulationTests
         Assert.True(steps > 40 * 1000, $"only {steps} steps: the simulation did not run");
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void Membership_changes_under_faults_stay_safe_and_live(int nodes)
+    {
+        var failures = new List<string>();
+        int changes = 0;
+        for (int seed = 1; seed <= 30; seed++)
+        {
+            var r = Simulation.Run(new SimOptions { Seed = seed, Nodes = nodes, Membership = true });
+            changes += r.ConfChanges;
+            if (!r.Ok) failures.Add($"seed {seed}: {string.Join("; ", r.Violations)}\n{string.Join("\n", r.Trace)}");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+        Assert.True(changes > 30, $"only {changes} configuration changes were proposed");
+    }
+
+    [Fact]
+    public void A_server_holding_its_own_uncommitted_removal_can_still_be_elected()
+    {
+        // Regression: the leader appended "leave joint" removing itself, was partitioned, and stepped down; the others
+        // (still joint) needed its vote, it refused their shorter logs and could not stand itself — no leader ever again.
+        var r = Simulation.Run(new SimOptions { Seed = 2407, Nodes = 3, Membership = true });
+        Assert.True(r.Ok, string.Join("; ", r.Violations) + "\n" + string.Join("\n", r.Trace));
+        Assert.True(r.ConfChanges >= 3);
+    }
+
     [Fact]
     public void A_seed_replays_exactly()
     {

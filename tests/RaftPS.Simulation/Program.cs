@@ -8,6 +8,7 @@ int seeds = 100, start = 1;
 int[] nodeCounts = [3, 5, 7];
 var mutation = SimMutation.None;
 bool verbose = false;
+bool membership = false;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -29,8 +30,9 @@ for (int i = 0; i < args.Length; i++)
             };
             break;
         case "--verbose": verbose = true; break;
+        case "--membership": membership = true; break;
         default:
-            Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: --seeds N [--start S] [--nodes 3|5|7] [--mutation send-before-persist] [--verbose]");
+            Console.Error.WriteLine($"unknown argument '{args[i]}'. Usage: --seeds N [--start S] [--nodes 3|5|7] [--mutation send-before-persist] [--membership] [--verbose]");
             return 2;
     }
 }
@@ -43,7 +45,7 @@ Parallel.For(0, seeds, i =>
     int seed = start + i;
     // With no --nodes, cycle through 3, 5 and 7 replicas so one run covers all sizes.
     int nodes = nodeCounts[i % nodeCounts.Length];
-    results[i] = Simulation.Run(new SimOptions { Seed = seed, Nodes = nodes, Mutation = mutation });
+    results[i] = Simulation.Run(new SimOptions { Seed = seed, Nodes = nodes, Mutation = mutation, Membership = membership });
 });
 var failed = results.Where(r => !r.Ok).ToArray();
 foreach (var r in failed)
@@ -61,11 +63,13 @@ var summary = new
     start,
     nodes = nodeCounts,
     mutation = mutation.ToString(),
+    membership,
     steps = results.Sum(r => r.Steps),
     operations = results.Sum(r => (long)r.Operations),
     elections = results.Sum(r => (long)r.Elections),
     crashes = results.Sum(r => (long)r.Crashes),
     snapshots_sent = results.Sum(r => (long)r.SnapshotsSent),
+    conf_changes = results.Sum(r => (long)r.ConfChanges),
     linearizability_timeouts = results.Count(r => r.LinearizabilityTimedOut),
     violations = failed.Sum(r => r.Violations.Count),
     failed_seeds = failed.Select(r => r.Seed).ToArray(),

@@ -23,6 +23,8 @@ public sealed record SimOptions
     public int Clients { get; init; } = 4;
     public int Keys { get; init; } = 5;
     public SimMutation Mutation { get; init; }
+    /// <summary>Also change membership while faults run: single-server changes, joint consensus, learners, removing the leader.</summary>
+    public bool Membership { get; init; }
     public int TraceLines { get; init; } = 40;
 }
 
@@ -35,6 +37,7 @@ public sealed class SimResult
     public int Elections { get; set; }
     public int Crashes { get; set; }
     public int SnapshotsSent { get; set; }
+    public int ConfChanges { get; set; }
     public bool LinearizabilityTimedOut { get; set; }
     public List<string> Violations { get; } = new();
     public List<string> Trace { get; } = new();
@@ -477,6 +480,54 @@ public sealed class Simulation
             n.StalledUntil = _now + _rng.Next(2, 30) * TickUnits;
             Trace($"n{n.Id} stalled (slow disk) until {n.StalledUntil}");
         }
+        else if (r < 0.38 && _o.Membership && leader is not null) ChangeMembership(leader);
+    }
+
+    /// <summary>Asks the leader for a configuration change: leave a joint configuration, add or remove one voter
+    /// (thesis §4.1), or move to an arbitrary voter set through a joint configuration (paper §6); nodes outside the voters
+    /// are sometimes learners. The core may refuse (one change at a time); that is fine.</summary>
+    private void ChangeMembership(SimNode leader)
+    {
+        var cfg = leader.Raft!.Config;
+        var all = _nodes.Select(x => x.Id).ToArray();
+        var current = cfg.Voters.Incoming.Ids.ToArray();
+        ConfState target;
+        if (cfg.Voters.IsJoint)
+        {
+            target = new ConfState(current, Learners(current), [], []);
+        }
+        else if (_rng.Next(2) == 0)
+        {
+            var outside = all.Except(current).ToArray();
+            var add = outside.Length > 0 && (current.Length <= 2 || _rng.Next(2) == 0);
+            var voters = add ? current.Append(outside[_rng.Next(outside.Length)]).ToArray()
+                             : current.Where(id => id != current[_rng.Next(current.Length)]).ToArray();
+            if (voters.Length < 2) return;
+            target = new ConfState(voters, Learners(voters), [], []);
+        }
+        else
+        {
+            var voters = all.Where(_ => _rng.Next(3) != 0).ToArray();
+            if (voters.Length < 2 || voters.Order().SequenceEqual(current.Order())) return;
+            target = new ConfState(voters, Learners(voters.Union(current).ToArray()), current, []);
+        }
+        try
+        {
+            var index = leader.Raft.ProposeConfChange(target);
+            if (index != 0) _result.ConfChanges++;
+            if (index != 0)
+                Trace($"n{leader.Id} proposes config voters=({string.Join(",", target.Voters)})" +
+                      (target.VotersOutgoing.Count > 0 ? $" && ({string.Join(",", target.VotersOutgoing)})" : "") +
+                      $" learners=({string.Join(",", target.Learners)}) at {index}");
+        }
+        catch (ArgumentException)
+        {
+            return; // not an allowed change from here
+        }
+        Process(leader);
+
+        ulong[] Learners(ulong[] voters) =>
+            _rng.Next(2) == 0 ? all.Except(voters).ToArray() : [];
     }
 
     private void Repartition()
@@ -531,7 +582,7 @@ public sealed class Simulation
     private void CheckLiveness()
     {
         var leaders = _nodes.Where(n => n.Up && n.Raft!.Role == Role.Leader).ToArray();
-        var maxTerm = _nodes.Where(n => n.Up).Max(n => n.Raft!.Term);
+        var maxTerm = Members().Max(n => n.Raft!.Term);
         if (!leaders.Any(l => l.Raft!.Term == maxTerm))
             _result.Violations.Add($"liveness: no leader of term {maxTerm} {_o.LivenessTicks} ticks after faults stopped");
         foreach (var c in _clients.Where(c => c.Current is not null && c.Current.Call < _now - 20 * TickUnits))
@@ -541,11 +592,20 @@ public sealed class Simulation
 
     private void CheckConvergence()
     {
-        var states = _nodes.Select(n => (n.Id, n.Kv.Applied, Fp: n.Kv.Fingerprint())).ToArray();
+        var states = Members().Select(n => (n.Id, n.Kv.Applied, Fp: n.Kv.Fingerprint())).ToArray();
         if (states.Select(s => s.Fp).Distinct().Count() > 1)
             _result.Violations.Add("liveness: replicas did not converge after healing: " +
                                    string.Join(", ", states.Select(s => $"n{s.Id} applied {s.Applied}")));
         _stop = true;
+    }
+
+    /// <summary>Nodes in the configuration of the most advanced running node (all nodes without membership changes):
+    /// removed servers neither lead nor converge.</summary>
+    private IEnumerable<SimNode> Members()
+    {
+        var up = _nodes.Where(n => n.Up).ToArray();
+        var reference = up.OrderByDescending(n => n.Raft!.Log.LastIndex).ThenByDescending(n => n.Raft!.Term).First().Raft!.Config;
+        return up.Where(n => reference.IsMember(n.Id));
     }
 
     private void CheckHistory()
