@@ -29,6 +29,7 @@ public sealed partial class Raft
     private HardState _prevHardState;
     private int _electionElapsed;
     private int _heartbeatElapsed;
+    private int _transferElapsed;
     private int _randomizedElectionTimeout;
     private long _tickCount;
     // Leader: index of the latest configuration entry; no new change until it is applied (thesis §4.1).
@@ -146,8 +147,9 @@ public sealed partial class Raft
         if (Role != Role.Leader || to == Id || !Config.IsVoter(to) || !_progress.TryGetValue(to, out var pr)) return false;
         if (LeadTransferee == to) return true;
         LeadTransferee = to;
-        // The transfer must finish within an election timeout or it is abandoned (TickHeartbeat).
-        _electionElapsed = 0;
+        // The transfer must finish within an election timeout or it is abandoned (TickHeartbeat). It has its own clock:
+        // resetting the CheckQuorum clock would let repeated transfer requests keep a cut-off leader in office.
+        _transferElapsed = 0;
         if (pr.Match == Log.LastIndex) SendTimeoutNow(to);
         else SendAppend(to);
         return true;
@@ -356,6 +358,7 @@ public sealed partial class Raft
     {
         _heartbeatElapsed++;
         _electionElapsed++;
+        if (LeadTransferee != 0 && ++_transferElapsed >= ElectionTimeout) LeadTransferee = 0; // transfer timed out
         if (_electionElapsed >= ElectionTimeout)
         {
             _electionElapsed = 0;
@@ -371,7 +374,6 @@ public sealed partial class Raft
                 foreach (var (id, pr) in _progress)
                     if (id != Id) pr.RecentActive = false;
             }
-            if (Role == Role.Leader && LeadTransferee != 0) LeadTransferee = 0; // transfer timed out
         }
         if (Role != Role.Leader) return;
         if (_heartbeatElapsed >= _options.HeartbeatTicks)

@@ -31,3 +31,20 @@ public class LostMessageTests
         Assert.Equal(Role.Follower, net[1].Role);
     }
 }
+
+public class TransferClockTests
+{
+    [Fact]
+    public void Repeated_transfer_requests_do_not_keep_a_cut_off_leader_in_office()
+    {
+        var net = T.ClusterWithLeader(3);
+        net.Isolate(1);
+        for (int i = 0; i < 60 && net[1].Role == Role.Leader; i++)
+        {
+            // A transfer to each peer in turn (each one abandoned after an election timeout) must not reset CheckQuorum.
+            if (i % 4 == 0) net.Do(1, r => r.TransferLeadership(i % 8 == 0 ? 2UL : 3UL));
+            net.Tick(1);
+        }
+        Assert.NotEqual(Role.Leader, net[1].Role);
+    }
+}
