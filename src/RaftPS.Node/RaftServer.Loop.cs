@@ -152,20 +152,14 @@ public sealed partial class RaftServer
                     Reply(from, NotLeader(r));
                 break;
             case ClientOp.Get or ClientOp.List:
-                _readBatch.Add(new PendingRead(r, from, 0));
+                _readBatch.Add(new PendingRequest(r, from));
                 _pendingReads++;
                 break;
             default:
-                var key = (r.ClientId, r.Sequence);
-                if (_pendingWrites.ContainsKey(key))
-                {
-                    // A retry of a write already in the log: answer the newest attempt when it applies.
-                    _pendingWrites[key] = new PendingWrite(r, from, 0);
-                    break;
-                }
-                var waiter = new PendingWrite(r, from, 0);
-                _pendingWrites[key] = waiter;
-                _proposalBatch.Add((KvCommand.FromRequest(r, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), waiter));
+                // A retry of a write already proposed only replaces the waiter: the newest attempt is answered when it applies.
+                bool proposed = _pendingWrites.ContainsKey((r.ClientId, r.Sequence));
+                _pendingWrites[(r.ClientId, r.Sequence)] = new PendingRequest(r, from);
+                if (!proposed) _proposalBatch.Add(KvCommand.FromRequest(r, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
                 break;
         }
     }
@@ -175,10 +169,10 @@ public sealed partial class RaftServer
         if (_proposalBatch.Count > 0)
         {
             var commands = new byte[_proposalBatch.Count][];
-            for (int i = 0; i < commands.Length; i++) commands[i] = KvCommandCodec.Encode(_proposalBatch[i].Command);
+            for (int i = 0; i < commands.Length; i++) commands[i] = KvCommandCodec.Encode(_proposalBatch[i]);
             if (_raft.Propose(commands) == 0)
             {
-                foreach (var (cmd, _) in _proposalBatch)
+                foreach (var cmd in _proposalBatch)
                 {
                     // Answer the newest attempt: a retry in the same batch replaced the waiter.
                     if (_pendingWrites.Remove((cmd.ClientId, cmd.Sequence), out var w)) Reply(w.ReplyTo, NotLeader(w.Request));

@@ -38,11 +38,11 @@ public sealed partial class RaftServer : IAsyncDisposable
     private readonly long _startTimestamp = Stopwatch.GetTimestamp();
 
     // Waiting client requests, owned by the loop.
-    private readonly Dictionary<(ulong ClientId, ulong Sequence), PendingWrite> _pendingWrites = new();
-    private readonly List<(KvCommand Command, PendingWrite Waiter)> _proposalBatch = new();
-    private readonly List<PendingRead> _readBatch = new();
-    private readonly Dictionary<ulong, List<PendingRead>> _readsByContext = new();
-    private readonly List<(ulong Index, List<PendingRead> Reads)> _confirmedReads = new();
+    private readonly Dictionary<(ulong ClientId, ulong Sequence), PendingRequest> _pendingWrites = new();
+    private readonly List<KvCommand> _proposalBatch = new();
+    private readonly List<PendingRequest> _readBatch = new();
+    private readonly Dictionary<ulong, List<PendingRequest>> _readsByContext = new();
+    private readonly List<(ulong Index, List<PendingRequest> Reads)> _confirmedReads = new();
     private ulong _nextReadContext;
     private Role _lastRole;
     private ulong _lastTerm;
@@ -168,6 +168,6 @@ public sealed partial class RaftServer : IAsyncDisposable
         public sealed record Tick : LoopEvent { public static readonly Tick Instance = new(); }
     }
 
-    private sealed record PendingWrite(ClientRequest Request, EndPoint ReplyTo, long Deadline);
-    private sealed record PendingRead(ClientRequest Request, EndPoint ReplyTo, long Deadline);
+    /// <summary>A client request waiting for its entry to apply or its read to be confirmed, and where to answer.</summary>
+    private sealed record PendingRequest(ClientRequest Request, EndPoint ReplyTo);
 }
