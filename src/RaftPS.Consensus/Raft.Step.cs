@@ -372,7 +372,7 @@ public sealed partial class Raft
         var lastNew = Log.MaybeAppend(m.Index, m.LogTerm, m.Entries);
         if (lastNew is { } verified)
         {
-            OnFollowerLogChanged(m.Index);
+            OnFollowerLogChanged(m.Index, m.Entries.Count);
             // Paper Fig. 2 receiver step 5: commit = min(leaderCommit, index of last new entry) — only entries verified to
             // match the leader by this very request.
             Log.CommitTo(Math.Min(m.Commit, verified));
@@ -442,7 +442,7 @@ public sealed partial class Raft
     }
 
     /// <summary>After a follower append: drop configurations whose entries were truncated, add new ones.</summary>
-    private void OnFollowerLogChanged(ulong prevIndex)
+    private void OnFollowerLogChanged(ulong prevIndex, int count)
     {
         bool changed = false;
         for (int i = _confEntries.Count - 1; i >= 0; i--)
@@ -454,17 +454,19 @@ public sealed partial class Raft
                 changed = true;
             }
         }
-        // Rescan the region the append may have rewritten.
+        // Rescan only the region this append covered: entries after it are unchanged (a truncation would have removed them).
         var from = Math.Max(prevIndex + 1, Log.FirstIndex);
-        for (var i = from; i <= Log.LastIndex; i++)
+        var to = Math.Min(prevIndex + (ulong)count, Log.LastIndex);
+        for (var i = from; i <= to; i++)
         {
             var e = Log.At(i);
             if (e.Type != EntryType.ConfChange) continue;
             var pos = _confEntries.FindIndex(c => c.Index == i);
+            // ConfState compares its lists by reference, so compare the encoded form: a re-sent identical entry is no change.
+            if (pos >= 0 && ConfStateCodec.Encode(_confEntries[pos].Conf).AsSpan().SequenceEqual(e.Data)) continue;
             var conf = ConfStateCodec.Decode(e.Data);
             if (pos >= 0)
             {
-                if (_confEntries[pos].Conf.Equals(conf)) continue;
                 _confEntries[pos] = (i, conf);
             }
             else
