@@ -58,6 +58,7 @@ var failed = ran.Where(r => !r.Ok).OrderBy(r => r.Seed).ToArray();
 foreach (var r in failed)
 {
     Console.WriteLine($"FAILED seed {r.Seed} (nodes {r.Nodes}): {string.Join("; ", r.Violations)}");
+    Console.WriteLine($"  schedule: {r.Schedule}");
     Console.WriteLine($"  replay: dotnet run -c Release --project tests/RaftPS.Simulation -- --seeds 1 --start {r.Seed} --nodes {r.Nodes}" +
                       (membership ? " --membership" : "") + (mutation != SimMutation.None ? " --mutation send-before-persist" : ""));
     foreach (var line in r.Trace) Console.WriteLine("  " + line);
@@ -79,6 +80,9 @@ var summary = new
     crashes = ran.Sum(r => (long)r.Crashes),
     snapshots_sent = ran.Sum(r => (long)r.SnapshotsSent),
     conf_changes = ran.Sum(r => (long)r.ConfChanges),
+    pauses = ran.Sum(r => (long)r.Pauses),
+    figure8_crashes = ran.Sum(r => (long)r.Figure8Crashes),
+    reads_by_deposed_leader = ran.Sum(r => (long)r.ReadsByDeposedLeader),
     linearizability_timeouts = ran.Count(r => r.LinearizabilityTimedOut),
     violations = failed.Sum(r => r.Violations.Count),
     failed_seeds = failed.Select(r => r.Seed).ToArray(),

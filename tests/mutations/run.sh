@@ -51,7 +51,7 @@ for name in "${names[@]}"; do
   if ! args="$(perl "$here/apply.pl" "$here/mutations.txt" "$name" "$work")"; then
     failed=$((failed + 1)); summary+=("NOT APPLIED  $name"); continue
   fi
-  (cd "$work" && git diff --no-index --stat "$pristine/src" "$work/src" 2>/dev/null | tail -n 1) || true
+  diff -ru -x bin -x obj "$pristine/src" "$work/src" | grep -E "^[-+] " | sed "s/^/   /"
   if ! dotnet build "$work/tests/RaftPS.Simulation/RaftPS.Simulation.csproj" -c Release -v q -nologo >"$scratch/build.log" 2>&1; then
     grep -E "error" "$scratch/build.log" | sort -u | head -n 10
     failed=$((failed + 1)); summary+=("BUILD FAILED $name"); continue
