@@ -278,6 +278,8 @@ public sealed class Simulation
     {
         var n = _nodes[m.To - 1];
         if (!n.Up) return;
+        // A partition also drops what was in flight across it when it started.
+        if (!Linked(m.From, m.To)) return;
         if (n.Paused)
         {
             n.Inbox.Add(() => DeliverPeer(m));
@@ -354,11 +356,13 @@ public sealed class Simulation
                 n.OldTailLeaderTerm = raft.Log.Committed + 1 < raft.Log.LastIndex ? raft.Term : 0;
             }
             if (_schedule.Figure8 && !_healed && role == Role.Leader && n.OldTailLeaderTerm == raft.Term &&
-                rd.CommittedEntries.Count > 0 && _rng.Next(2) == 0)
+                rd.CommittedEntries.Count > 0 && _rng.Next(4) != 0)
             {
-                // Figure 8: the leader dies right after its commit index moved, before followers learn of it.
+                // Figure 8: the leader is cut off and dies right after its commit index moved, before its next appends
+                // (its no-op, with one-entry appends) reach the followers and before they learn of the commit.
                 n.OldTailLeaderTerm = 0;
                 var incarnation = n.Incarnation;
+                Isolate(n.Id, 5 + _rng.Next(25), "figure 8: leader cut off right after committing");
                 Schedule(_rng.Next(TickUnits), () =>
                 {
                     if (n.Incarnation != incarnation || !n.Up) return;
