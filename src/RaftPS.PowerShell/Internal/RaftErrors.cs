@@ -1,0 +1,30 @@
+using System.Management.Automation;
+using RaftPS.Client;
+using RaftPS.Protocol;
+
+namespace RaftPS.PowerShell;
+
+/// <summary>Turns the client's and the cluster file's typed exceptions into ErrorRecords with stable ids and fitting categories.</summary>
+internal static class RaftErrors
+{
+    public static ErrorRecord From(Exception e, object? target) => e switch
+    {
+        RaftKeyNotFoundException => new ErrorRecord(e, RaftErrorId.KeyNotFound, ErrorCategory.ObjectNotFound, target),
+        RaftVersionMismatchException => new ErrorRecord(e, RaftErrorId.VersionMismatch, ErrorCategory.InvalidOperation, target),
+        RaftValueTooLargeException => new ErrorRecord(e, RaftErrorId.ValueTooLarge, ErrorCategory.LimitsExceeded, target),
+        RaftBadRequestException => new ErrorRecord(e, RaftErrorId.BadRequest, ErrorCategory.InvalidArgument, target),
+        RaftUnavailableException => new ErrorRecord(e, RaftErrorId.NoQuorum, ErrorCategory.ConnectionError, target),
+        RaftTimeoutException => new ErrorRecord(e, RaftErrorId.Timeout, ErrorCategory.OperationTimeout, target),
+        ClusterDefinitionException => new ErrorRecord(e, RaftErrorId.InvalidCluster, ErrorCategory.InvalidData, target),
+        ArgumentException => new ErrorRecord(e, RaftErrorId.InvalidArgument, ErrorCategory.InvalidArgument, target),
+        RaftClientException => new ErrorRecord(e, RaftErrorId.ClientError, ErrorCategory.NotSpecified, target),
+        _ => new ErrorRecord(e, RaftErrorId.ClientError, ErrorCategory.NotSpecified, target),
+    };
+
+    /// <summary>Errors a cmdlet reports as ErrorRecords; anything else is a bug and propagates as is.</summary>
+    public static bool IsExpected(Exception e) =>
+        e is RaftClientException or ClusterDefinitionException or ArgumentException or IOException or UnauthorizedAccessException;
+
+    public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target) =>
+        new(new InvalidOperationException(message), errorId, category, target);
+}

@@ -1,0 +1,40 @@
+using RaftPS.Protocol;
+
+namespace RaftPS;
+
+/// <summary>One node's status as Get-RaftNode and Wait-RaftLeader emit it.</summary>
+public sealed class NodeState
+{
+    public required string Id { get; init; }
+    public required string Endpoint { get; init; }
+    /// <summary>Leader, Follower, Candidate, PreCandidate, Learner; Unreachable when it did not answer.</summary>
+    public required string Role { get; init; }
+    public ulong Term { get; init; }
+    public string? Leader { get; init; }
+    public ulong CommitIndex { get; init; }
+    public ulong AppliedIndex { get; init; }
+    public ulong LastIndex { get; init; }
+    public ulong SnapshotIndex { get; init; }
+    /// <summary>The members this node knows (on the leader: with their replication lag, where the node reports it).</summary>
+    public IReadOnlyList<Member> Members { get; init; } = [];
+
+    public bool IsLeader => string.Equals(Role, "Leader", StringComparison.OrdinalIgnoreCase);
+
+    internal static NodeState From(NodeStatus s, string endpoint) => new()
+    {
+        Id = s.Id,
+        Endpoint = endpoint,
+        Role = s.Role,
+        Term = s.Term,
+        Leader = s.Leader,
+        CommitIndex = s.CommitIndex,
+        AppliedIndex = s.AppliedIndex,
+        LastIndex = s.LastIndex,
+        SnapshotIndex = s.SnapshotIndex,
+        Members = s.Members.Select(Member.From).ToArray(),
+    };
+
+    internal static NodeState Unreachable(string id, string endpoint) => new() { Id = id, Endpoint = endpoint, Role = "Unreachable" };
+
+    public override string ToString() => $"{Id} {Role}";
+}
