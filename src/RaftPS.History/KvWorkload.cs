@@ -248,7 +248,8 @@ public sealed class KvWorkload : IAsyncDisposable
             int client = Options.Clients + i; // readers are clients of their own in the history
             while (keys.TryDequeue(out string? key))
             {
-                KvCallResult r = default;
+                // Stays "not read" when the timeout passed before this key's turn: unverified, never lost.
+                var r = new KvCallResult(KvCallOutcome.Unknown, null, "read-back timed out");
                 while (!timeout.IsCancellationRequested)
                 {
                     r = await ReadAsync(client, key, timeout.Token).ConfigureAwait(false);

@@ -10,20 +10,33 @@
       Local   this machine, nodes on 127.0.0.1, 127.0.0.2 and 127.0.0.3; partitions by the nodes' fault injection.
       Netns   three stand-in hosts made here (network namespaces + bridge, one sshd each; needs root on Linux,
               skipped with the reason otherwise); nodes started through SSH remoting; partitions by ip link down.
-      Remote  the hosts of -HostsFile / $env:RAFTPS_DRILL_HOSTS (JSON, see Hosts/DrillHosts.psm1) over SSH; when a
-              hosts file is given only this mode runs.
+      Remote  the hosts of -Hosts, -HostsFile or $env:RAFTPS_DRILL_HOSTS (JSON, see Hosts/DrillHosts.psm1) over SSH;
+              when hosts are given only they are used (Local if they are all loopback addresses).
+
+    RAFTPS_DRILL_MODES=Local|Netns restricts the run to one mode.
 
     Run:  dotnet pwsh ./tests/Pester/Invoke-RaftPester.ps1 -Path ./tests/Pester/Drills.Tests.ps1
     or:   Invoke-Pester -Container (New-PesterContainer -Path ./tests/Pester/Drills.Tests.ps1 -Data @{ HostsFile = './hosts.json' })
+          Invoke-Pester -Container (New-PesterContainer -Path ./tests/Pester/Drills.Tests.ps1 -Data @{ Hosts = 'root@10.0.0.11', 'root@10.0.0.12', 'root@10.0.0.13' })
 #>
 param(
-    # A hosts file (JSON array of { Address, User, KeyFile, Port }): run the drills on those hosts over SSH.
+    # The hosts to run on: objects or hashtables with Address, User, KeyFile, Port, or "user@address:port" strings.
+    # Loopback addresses run the nodes on this machine; others are reached over SSH remoting.
+    [object[]] $Hosts,
+    # A hosts file (JSON array of { Address, User, KeyFile, Port }) instead of -Hosts.
     [string] $HostsFile = $env:RAFTPS_DRILL_HOSTS
 )
 
 BeforeDiscovery {
-    $modes = if ($HostsFile) { @(@{ Mode = 'Remote'; HostsFile = $HostsFile }) }
-             else { @(@{ Mode = 'Local'; HostsFile = $null }, @{ Mode = 'Netns'; HostsFile = $null }) }
+    $modes = if ($Hosts -or $HostsFile) {
+        Import-Module (Join-Path $PSScriptRoot 'Hosts/DrillHosts.psm1') -Force
+        $given = if ($Hosts) { @($Hosts | ConvertTo-DrillHost) } else { @(Read-DrillHostsFile $HostsFile) }
+        @(@{ Mode = (@($given | Where-Object IsLocal).Count -eq $given.Count ? 'Local' : 'Remote'); Given = $given })
+    } else {
+        @(@{ Mode = 'Local'; Given = $null }, @{ Mode = 'Netns'; Given = $null })
+    }
+    # RAFTPS_DRILL_MODES=Local (or Netns) runs one mode only, e.g. while working on a drill.
+    if ($env:RAFTPS_DRILL_MODES) { $modes = @($modes | Where-Object { $_.Mode -in ($env:RAFTPS_DRILL_MODES -split ',') }) }
 }
 
 Describe 'Failure drills on <Mode> hosts' -Tag Drill -ForEach $modes {
@@ -38,8 +51,8 @@ Describe 'Failure drills on <Mode> hosts' -Tag Drill -ForEach $modes {
         $lab = $null
         try {
             $drillHosts = switch ($Mode) {
+                { $Given } { $Given; break }
                 'Local' { Get-DrillDefaultHost }
-                'Remote' { Read-DrillHostsFile $HostsFile }
                 'Netns' {
                     $skip = Get-DrillNetnsUnsupportedReason
                     if (-not $skip) {
@@ -108,6 +121,10 @@ Describe 'Failure drills on <Mode> hosts' -Tag Drill -ForEach $modes {
         $before = (Get-RaftNode -Connection $lab.Connection -Id $follower -ErrorAction Stop).AppliedIndex
         Disconnect-DrillNode $lab -Id $follower
         Wait-RaftWorkload $w -Writes 80 -TimeoutSeconds 30 -ErrorAction Stop   # the majority commits without it
+        $commit = (Get-RaftNode -Connection $lab.Connection -Id (Get-DrillLeader $lab) -ErrorAction Stop).CommitIndex
+        $cut = Get-RaftNode -Connection $lab.Connection -Id $follower -ErrorAction SilentlyContinue
+        # Cut off by a link, it does not even answer; cut off by fault injection, it answers but has fallen behind.
+        ($cut.Role -eq 'Unreachable' -or $cut.AppliedIndex -lt $commit) | Should -BeTrue -Because "the partitioned follower must not see new commits ($($cut.Role), applied $($cut.AppliedIndex), leader commit $commit)"
 
         Connect-DrillNode $lab -Id $follower
         Wait-RaftWorkload $w -Writes 30 -TimeoutSeconds 30 -ErrorAction Stop

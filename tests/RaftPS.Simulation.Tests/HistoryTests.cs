@@ -176,6 +176,27 @@ public sealed class HistoryTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Keys_that_cannot_be_read_back_are_unverified_not_lost()
+    {
+        var store = new MemoryStore(seed: 4, unknownPercent: 0, loseLedgerWrites: false);
+        var history = new OperationHistory();
+        var workload = KvWorkload.Start(store, history, new WorkloadOptions
+        {
+            Clients = 2, LedgerPercent = 60, Pause = TimeSpan.Zero, FinalReadTimeout = TimeSpan.FromMilliseconds(300), Seed = 5,
+        });
+        Assert.True(await workload.WaitForAcknowledgedAsync(200, TimeSpan.FromSeconds(30)));
+        store.Down = true; // every read now fails: no majority
+        WorkloadResult result = await workload.StopAsync();
+        await workload.DisposeAsync();
+
+        Assert.True(result.LedgerWrites > 50);
+        Assert.Equal(result.LedgerWrites, result.Unverified.Count);
+        Assert.Empty(result.LostWrites);
+        Assert.Equal(0, result.Verified);
+        Assert.True(HistoryAnalyzer.Analyze(history.Operations, Budget).IsLinearizable);
+    }
+
+    [Fact]
     public void Workload_options_out_of_range_are_rejected()
     {
         var store = new MemoryStore(0, 0, false);
@@ -194,6 +215,9 @@ public sealed class HistoryTests(ITestOutputHelper output) : IDisposable
         private readonly ConcurrentDictionary<string, string> _map = new();
         private readonly Random _random = new(seed);
         private int _ledger;
+
+        /// <summary>When set, reads fail as if the store had no quorum.</summary>
+        public volatile bool Down;
 
         public async Task<KvCallResult> PutAsync(string key, string value, CancellationToken cancellationToken)
         {
@@ -222,6 +246,10 @@ public sealed class HistoryTests(ITestOutputHelper output) : IDisposable
         public async Task<KvCallResult> GetAsync(string key, CancellationToken cancellationToken)
         {
             await Task.Yield();
+            if (Down)
+            {
+                return new KvCallResult(KvCallOutcome.NotApplied, null, "no quorum");
+            }
             return KvCallResult.Ok(_map.TryGetValue(key, out string? v) ? v : null);
         }
     }
