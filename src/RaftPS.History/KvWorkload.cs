@@ -87,9 +87,11 @@ public sealed class KvWorkload : IAsyncDisposable
 
     /// <summary>
     /// Stops the clients (in-flight writes are recorded as unknown), then reads every key back linearizably,
-    /// recording the reads, and compares the ledger. Idempotent: later calls return the same result.
+    /// recording the reads, and compares the ledger. Idempotent: later calls return the same result. With
+    /// <paramref name="readBack"/> false (cleanup after a failed drill, when the cluster may be down) nothing is read
+    /// and every ledger key is reported unverified.
     /// </summary>
-    public async Task<WorkloadResult> StopAsync(CancellationToken cancellationToken = default)
+    public async Task<WorkloadResult> StopAsync(CancellationToken cancellationToken = default, bool readBack = true)
     {
         if (_result is not null)
         {
@@ -105,7 +107,9 @@ public sealed class KvWorkload : IAsyncDisposable
             // A worker that failed (a bug in the target) is reported, not rethrown: the history is still useful.
             NoteError("client failed: " + e.Message);
         }
-        var (verified, lost, unverified) = await ReadBackAsync(cancellationToken).ConfigureAwait(false);
+        var (verified, lost, unverified) = readBack
+            ? await ReadBackAsync(cancellationToken).ConfigureAwait(false)
+            : (0, new List<string>(), _ledger.Keys.Order(StringComparer.Ordinal).ToList());
         _result = new WorkloadResult
         {
             Operations = History.Count - _firstOperation,

@@ -21,6 +21,10 @@ namespace RaftPS.Commands;
 /// <code>$r = Stop-RaftWorkload $w; Test-RaftHistory $w.History</code>
 /// <para>Stops a workload and checks everything it recorded, read-back included.</para>
 /// </example>
+/// <example>
+/// <code>Stop-RaftWorkload $w -SkipReadBack</code>
+/// <para>Stops the clients at once without reading anything back, e.g. when cleaning up after a failed drill.</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Stop, "RaftWorkload", SupportsShouldProcess = true)]
 [OutputType(typeof(WorkloadResult))]
 public sealed class StopRaftWorkloadCommand : RaftCmdlet
@@ -30,13 +34,17 @@ public sealed class StopRaftWorkloadCommand : RaftCmdlet
     [ValidateNotNull]
     public Workload? Workload { get; set; }
 
+    /// <summary>Do not read anything back (for cleanup when the cluster may be down): every ledger key is reported in Unverified.</summary>
+    [Parameter]
+    public SwitchParameter SkipReadBack { get; set; }
+
     protected override void ProcessRecord()
     {
         var w = Workload!;
         if (!ShouldProcess(w.ToString(), "Stop workload")) return;
         try
         {
-            WriteObject(Await(ct => w.Engine.StopAsync(ct)));
+            WriteObject(Await(ct => w.Engine.StopAsync(ct, readBack: !SkipReadBack)));
         }
         finally
         {

@@ -349,7 +349,7 @@ function Remove-DrillLab {
     #>
     param([Parameter(Mandatory)] $lab)
     foreach ($w in $lab.Workloads) {
-        try { if ($w.IsRunning) { $null = Stop-RaftWorkload $w -Confirm:$false -ErrorAction Stop } } catch { Write-Warning "stopping a workload: $_" }
+        try { $null = Stop-RaftWorkload $w -SkipReadBack -Confirm:$false -ErrorAction Stop } catch { Write-Warning "stopping a workload: $_" }
     }
     foreach ($link in @($lab.DownLinks)) {
         try { $null = & ip link set $link up 2>&1 } catch { Write-Warning "ip link set $link up: $_" }
