@@ -13,7 +13,7 @@
         'Start-RaftNode', 'Stop-RaftNode', 'Get-RaftNode', 'Wait-RaftLeader', 'New-RaftCluster',
         'Connect-RaftCluster', 'Disconnect-RaftCluster',
         'Set-RaftValue', 'Get-RaftValue', 'Remove-RaftValue',
-        'Get-RaftMember', 'Move-RaftLeader',
+        'Get-RaftMember', 'Add-RaftMember', 'Remove-RaftMember', 'Move-RaftLeader',
         'Set-RaftFault', 'Clear-RaftFault',
         'New-RaftHistory', 'Import-RaftHistory', 'Export-RaftHistory', 'Test-RaftHistory',
         'Start-RaftWorkload', 'Wait-RaftWorkload', 'Stop-RaftWorkload'

@@ -342,6 +342,9 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
                 Counters.CountDrop(DropReason.Misaddressed);
                 return;
             }
+            // A sender missing from the address book is a member added by a configuration entry this node has not seen
+            // yet, or the leader of a cluster this joiner waits to enter: answer it where it speaks from.
+            if (!Peers.TryGet(m.From, out _)) Peers.Set(m.From, EndPointOf(source));
             if (faults.Delay > TimeSpan.Zero)
             {
                 _ = DeliverLaterAsync(m, faults.Delay);

@@ -5,17 +5,18 @@ namespace RaftPS.Commands;
 
 /// <summary>Gets the members of the cluster configuration.</summary>
 /// <remarks>
-/// <para>Emits one RaftPS.Member (Id, Endpoint, Role) per member of the configuration, as the leader reports it
-/// (any node's view when there is no leader). Role is Voter or Learner: a learner receives the log but does not vote
-/// and does not count towards a quorum.</para>
+/// <para>Asks the leader for the configuration and emits one RaftPS.Member per member: Id, Endpoint, Role (Voter,
+/// Learner, Joining, OutgoingVoter) and, as the leader tracks them, Match (the highest log index known on the
+/// member), Lag (entries behind the leader) and Reachable. A learner receives the log but does not vote and does not
+/// count towards a quorum. Reports NoQuorum when no leader answers.</para>
 /// </remarks>
 /// <example>
 /// <code>Get-RaftMember</code>
-/// <para>Lists the members of the session's cluster.</para>
+/// <para>Lists the members of the session's cluster with their replication lag.</para>
 /// </example>
 /// <example>
-/// <code>Get-RaftMember | Where-Object Role -eq Learner</code>
-/// <para>Lists the learners that have not been promoted yet.</para>
+/// <code>Get-RaftMember | Where-Object Role -ne Voter</code>
+/// <para>Lists the members that are not (yet) voters.</para>
 /// </example>
 [Cmdlet(VerbsCommon.Get, "RaftMember")]
 [OutputType(typeof(Member))]
@@ -30,18 +31,15 @@ public sealed class GetRaftMemberCommand : RaftClientCmdlet
 
     protected override void ProcessRecord()
     {
-        var states = ClusterStates();
-        var view = states.FirstOrDefault(s => s.IsLeader) ?? states.FirstOrDefault(s => s.Role != "Unreachable");
-        if (view is null)
+        TryRun(() =>
         {
-            Fail(RaftErrorId.NoQuorum, ErrorCategory.ConnectionError, $"No node of cluster '{ActiveConnection.ClusterName}' answered.", ActiveConnection);
-            return;
-        }
-        var patterns = Id?.Select(i => WildcardPattern.Get(i, WildcardOptions.IgnoreCase)).ToArray();
-        foreach (var m in view.Members)
-            if (patterns is null || patterns.Any(p => p.IsMatch(m.Id))) WriteObject(m);
-        foreach (var id in Id ?? [])
-            if (!WildcardPattern.ContainsWildcardCharacters(id) && !view.Members.Any(m => string.Equals(m.Id, id, StringComparison.OrdinalIgnoreCase)))
-                Fail(RaftErrorId.NotFound, ErrorCategory.ObjectNotFound, $"'{id}' is not a member of cluster '{ActiveConnection.ClusterName}'.", id);
+            var members = Await(ct => Client.MembersAsync(ct)).Members.Select(Member.From).ToArray();
+            var patterns = Id?.Select(i => WildcardPattern.Get(i, WildcardOptions.IgnoreCase)).ToArray();
+            foreach (var m in members)
+                if (patterns is null || patterns.Any(p => p.IsMatch(m.Id))) WriteObject(m);
+            foreach (var id in Id ?? [])
+                if (!WildcardPattern.ContainsWildcardCharacters(id) && !members.Any(m => string.Equals(m.Id, id, StringComparison.OrdinalIgnoreCase)))
+                    Fail(RaftErrorId.NotFound, ErrorCategory.ObjectNotFound, $"'{id}' is not a member of cluster '{ActiveConnection.ClusterName}'.", id);
+        }, ActiveConnection);
     }
 }

@@ -113,7 +113,7 @@ public sealed class NewRaftClusterCommand : RaftCmdlet
             foreach (var m in cluster.Members)
             {
                 string data = System.IO.Path.Combine(dir, m.Id);
-                launched.Add(NodeLauncher.Launch(new BackgroundNodeSpec(m.Id, file, data, data + ".log", AllowFaultInjection, NoFsync: false, [])));
+                launched.Add(NodeLauncher.Launch(new BackgroundNodeSpec(m.Id, file, data, data + ".log", AllowFaultInjection, NoFsync: false)));
             }
             foreach (var node in launched)
             {

@@ -17,6 +17,9 @@ namespace RaftPS.Commands;
 /// .NET SDK is needed) that outlives this session. The cmdlet returns a RaftPS.NodeProcess (Id, Endpoint, Pid,
 /// DataPath, LogPath) as soon as the node answers; Stop-RaftNode stops it cleanly, Stop-RaftNode -Force kills it.
 /// Its log goes to -LogPath (by default the data directory's path with .log appended).</para>
+/// <para>A founding member needs -ClusterFile on its first start; a new member of a running cluster starts with -Join
+/// (members to contact) and -Listen (its own address) and waits until Add-RaftMember adds it. Later starts need only
+/// -Id and -DataPath: membership is recovered from the node's own log.</para>
 /// <para>-AllowFaultInjection lets Set-RaftFault drop, delay, partition or suspend the node's traffic; use it only for
 /// failure drills.</para>
 /// </remarks>
@@ -28,6 +31,11 @@ namespace RaftPS.Commands;
 /// <code>$nodes = 'n1', 'n2', 'n3' | ForEach-Object { Start-RaftNode -Id $_ -ClusterFile ./cluster.json -DataPath ./data/$_ -Background }
 /// $nodes | Stop-RaftNode</code>
 /// <para>Starts three nodes as background processes and later stops them all cleanly.</para>
+/// </example>
+/// <example>
+/// <code>Start-RaftNode -Id n4 -DataPath ./data/n4 -Join 127.0.0.1:7001 -Listen 127.0.0.1:7004 -ClusterName demo -Background
+/// Add-RaftMember -Id n4 -Endpoint 127.0.0.1:7004</code>
+/// <para>Starts a new node that joins a running cluster, then adds it: it catches up as a learner and becomes a voter.</para>
 /// </example>
 /// <example>
 /// <code>Start-RaftNode -Id n1 -ClusterFile ./cluster.json -DataPath ./data/n1 -Background -AllowFaultInjection -LogPath ./logs/n1.log</code>
@@ -47,10 +55,25 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
     [ArgumentCompleter(typeof(MemberIdCompleter))]
     public string Id { get; set; } = "";
 
-    /// <summary>The cluster file (JSON or one "id host port" per line) that lists the members.</summary>
-    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    /// <summary>The cluster file (JSON or one "id host port" per line) of a founding member: its members become the cluster's first configuration on the node's first start. Not needed for a joiner or a restart.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
-    public string ClusterFile { get; set; } = "";
+    public string? ClusterFile { get; set; }
+
+    /// <summary>Start a new member that joins a running cluster: addresses (host:port) of current members to contact. The node starts empty and waits for Add-RaftMember. Needs -Listen.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Join { get; set; }
+
+    /// <summary>This node's own address as host:port (a joiner's; kept in its data directory for restarts).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Listen { get; set; }
+
+    /// <summary>Cluster name for a joiner without a cluster file (default raftps); it must match the cluster's.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ClusterName { get; set; }
 
     /// <summary>The node's data directory (write-ahead log and snapshots); created when missing.</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
@@ -81,17 +104,19 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
 
     protected override void ProcessRecord()
     {
-        string clusterFile = GetUnresolvedProviderPathFromPSPath(ClusterFile);
+        string? clusterFile = ClusterFile is null ? null : GetUnresolvedProviderPathFromPSPath(ClusterFile);
         string dataPath = GetUnresolvedProviderPathFromPSPath(DataPath);
         string? logPath = LogPath is null ? null : GetUnresolvedProviderPathFromPSPath(LogPath);
-        if (!ShouldProcess($"node {Id} of {clusterFile} with data in {dataPath}", Background ? "Start background node" : "Run node")) return;
+        if (Join is not null && Listen is null)
+            Terminate(RaftErrorId.InvalidArgument, ErrorCategory.InvalidArgument, "-Join needs -Listen host:port (this node's address).", Id);
+        if (!ShouldProcess($"node {Id} with data in {dataPath}", Background ? "Start background node" : "Run node")) return;
         if (Background) StartBackground(clusterFile, dataPath, logPath ?? dataPath.TrimEnd('/', '\\') + ".log");
         else RunForeground(clusterFile, dataPath, logPath);
     }
 
-    private void StartBackground(string clusterFile, string dataPath, string logPath)
+    private void StartBackground(string? clusterFile, string dataPath, string logPath)
     {
-        var spec = new BackgroundNodeSpec(Id, clusterFile, dataPath, logPath, AllowFaultInjection, NoFsync, []);
+        var spec = new BackgroundNodeSpec(Id, clusterFile, dataPath, logPath, AllowFaultInjection, NoFsync, Join, Listen, ClusterName);
         try
         {
             WriteObject(NodeLauncher.Start(spec, TimeSpan.FromSeconds(TimeoutSeconds), StopToken));
@@ -111,33 +136,27 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
         }
     }
 
-    private void RunForeground(string clusterFile, string dataPath, string? logPath)
+    private void RunForeground(string? clusterFile, string dataPath, string? logPath)
     {
-        var cluster = RunOrThrow(() => ClusterDefinition.Load(clusterFile), clusterFile);
-        var member = cluster.Find(Id);
-        if (member is null)
-        {
-            Terminate(RaftErrorId.NotFound, ErrorCategory.ObjectNotFound,
-                $"Node id '{Id}' is not a member of cluster '{cluster.ClusterName}' in {clusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))}).", Id);
-            return;
-        }
+        var options = RunOrThrow(() => NodeOptionsFor(clusterFile, dataPath), Id);
         using var log = new FileLoggerFactory(logPath, logPath is null ? LogLevel.Warning : LogLevel.Information);
-        var server = StartServer(cluster, member, dataPath, log);
+        var server = StartServer(options with { LoggerFactory = log }, log);
         // SIGTERM would end pwsh without running any finally block: take it over and stop the node cleanly instead.
         using var terminated = new CancellationTokenSource();
         using var sigterm = RegisterSigterm(terminated);
-        string ready = $"raftps node {member.Id} listening on {ClusterDefinition.FormatEndpoint(server.EndPoint.Address.ToString(), server.EndPoint.Port)} (cluster {cluster.ClusterName})";
+        string endpoint = ClusterDefinition.FormatEndpoint(server.EndPoint.Address.ToString(), server.EndPoint.Port);
+        string ready = $"raftps node {Id} listening on {endpoint} (cluster {server.ClusterName})";
         log.Write(ready);
         Exception? failure = null;
         try
         {
             Host.UI.WriteLine(ready + (Host.Name == "ConsoleHost" ? "; Ctrl+C stops it" : ""));
-            var progress = new ProgressRecord(3, $"RaftPS node {member.Id} on {member.Endpoint}", "starting");
+            var progress = new ProgressRecord(3, $"RaftPS node {Id} on {endpoint}", "starting");
             using var wake = CancellationTokenSource.CreateLinkedTokenSource(StopToken, terminated.Token);
             var handles = new[] { wake.Token.WaitHandle, ((IAsyncResult)server.Completion).AsyncWaitHandle };
             while (!wake.IsCancellationRequested && !server.Completion.IsCompleted)
             {
-                while (log.Warnings.TryDequeue(out var warning)) WriteWarning($"{member.Id}: {warning}");
+                while (log.Warnings.TryDequeue(out var warning)) WriteWarning($"{Id}: {warning}");
                 progress.StatusDescription = Describe(server.Status);
                 WriteProgress(progress);
                 WaitHandle.WaitAny(handles, StatusEvery);
@@ -147,38 +166,65 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
         finally
         {
             server.StopAsync().GetAwaiter().GetResult();
-            log.Write(failure is null ? $"raftps node {member.Id} stopped" : $"raftps node {member.Id} stopped after a fatal error: {failure.Message}");
+            log.Write(failure is null ? $"raftps node {Id} stopped" : $"raftps node {Id} stopped after a fatal error: {failure.Message}");
         }
         if (failure is not null)
-            ThrowTerminatingError(new ErrorRecord(failure, RaftErrorId.NodeFailed, ErrorCategory.InvalidResult, member.Id));
-        if (!StopToken.IsCancellationRequested) Host.UI.WriteLine($"raftps node {member.Id} stopped");
+            ThrowTerminatingError(new ErrorRecord(failure, RaftErrorId.NodeFailed, ErrorCategory.InvalidResult, Id));
+        if (!StopToken.IsCancellationRequested) Host.UI.WriteLine($"raftps node {Id} stopped");
     }
 
-    private RaftServer StartServer(ClusterDefinition cluster, ClusterMember member, string dataPath, FileLoggerFactory log)
+    /// <summary>
+    /// The node's options, by the same rules as `raftps node`: a founding member's first start needs the cluster file, a
+    /// joiner -Join and -Listen; later starts recover everything, membership included, from the data directory.
+    /// </summary>
+    private NodeOptions NodeOptionsFor(string? clusterFile, string dataPath)
     {
-        var options = new NodeOptions
+        var cluster = clusterFile is null ? null : ClusterDefinition.Load(clusterFile);
+        ClusterMember? listen = null;
+        if (Listen is not null)
         {
-            NodeId = member.Id,
+            var ep = ClusterDefinition.ParseEndpoint(Listen);
+            listen = new ClusterMember(Id, ep.Address.ToString(), ep.Port);
+        }
+        if (ClusterName is not null && cluster is not null && ClusterName != cluster.ClusterName)
+            throw new ArgumentException($"-ClusterName '{ClusterName}' contradicts the name '{cluster.ClusterName}' in {clusterFile}");
+        bool firstStart = !File.Exists(Path.Combine(dataPath, RaftPS.Node.Membership.NodeIdentity.FileName));
+        if (firstStart && cluster is null && Join is null)
+            throw new ArgumentException($"node {Id} has never run in {dataPath}: give -ClusterFile (founding member) or -Join and -Listen (new member)");
+        if (firstStart && cluster is not null && Join is null && cluster.Find(Id) is null)
+        {
+            Terminate(RaftErrorId.NotFound, ErrorCategory.ObjectNotFound,
+                $"Node id '{Id}' is not a member of cluster '{cluster.ClusterName}' in {clusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))}); a new member starts with -Join and -Listen.", Id);
+        }
+        return new NodeOptions
+        {
+            NodeId = Id,
             Cluster = cluster,
+            Join = Join is not null && firstStart,
+            Listen = listen,
+            ClusterName = ClusterName,
             DataDirectory = dataPath,
             Fsync = !NoFsync,
-            LoggerFactory = log,
             AllowFaultInjection = AllowFaultInjection,
         };
+    }
+
+    private RaftServer StartServer(NodeOptions options, FileLoggerFactory log)
+    {
         try
         {
             return RaftServer.Start(options);
         }
         catch (System.Net.Sockets.SocketException e)
         {
-            log.Write($"cannot bind {member.Endpoint}: {e.Message}");
-            ThrowTerminatingError(new ErrorRecord(new IOException($"node {member.Id} cannot bind {member.Endpoint}: {e.Message}", e),
-                RaftErrorId.NodeStartFailed, ErrorCategory.ResourceUnavailable, member.Id));
+            log.Write($"cannot bind: {e.Message}");
+            ThrowTerminatingError(new ErrorRecord(new IOException($"node {Id} cannot bind its address: {e.Message}", e),
+                RaftErrorId.NodeStartFailed, ErrorCategory.ResourceUnavailable, Id));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException || RaftErrors.IsExpected(e))
         {
             log.Write($"cannot start: {e.Message}");
-            ThrowTerminatingError(new ErrorRecord(e, RaftErrorId.NodeStartFailed, ErrorCategory.OpenError, member.Id));
+            ThrowTerminatingError(new ErrorRecord(e, RaftErrorId.NodeStartFailed, ErrorCategory.OpenError, Id));
         }
         throw new InvalidOperationException("not reached");
     }

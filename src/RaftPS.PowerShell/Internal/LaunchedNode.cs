@@ -1,23 +1,23 @@
 using System.Diagnostics;
-using RaftPS.Protocol;
+using RaftPS.Client;
 
 namespace RaftPS.PowerShell;
 
 /// <summary>A background node whose process was started and which may not answer yet.</summary>
-internal sealed class LaunchedNode(BackgroundNodeSpec spec, ClusterDefinition cluster, ClusterMember member, Process process, NodeLauncher.OutputTail output)
+internal sealed class LaunchedNode(BackgroundNodeSpec spec, RaftClientOptions options, string endpoint, Process process, NodeLauncher.OutputTail output)
 {
-    public string Id => member.Id;
+    public string Id => spec.Id;
 
     /// <summary>Waits until the node answers a status request; on failure (exit, timeout, Ctrl+C) kills it and throws.</summary>
     public NodeProcess WaitReady(TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            NodeLauncher.WaitReady(process, cluster, member, spec, timeout, output, cancellationToken);
+            NodeLauncher.WaitReady(process, options, endpoint, spec, timeout, output, cancellationToken);
             var node = new NodeProcess
             {
-                Id = member.Id,
-                Endpoint = member.Endpoint,
+                Id = spec.Id,
+                Endpoint = endpoint,
                 Pid = process.Id,
                 DataPath = spec.DataPath,
                 LogPath = spec.LogPath,

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Text;
 using RaftPS.Client;
 using RaftPS.Protocol;
@@ -7,8 +6,8 @@ using RaftPS.Protocol;
 namespace RaftPS.PowerShell;
 
 /// <summary>What a background node is started with (the parameters of Start-RaftNode that the child process gets).</summary>
-internal sealed record BackgroundNodeSpec(string Id, string ClusterFile, string DataPath, string LogPath, bool AllowFaultInjection,
-    bool NoFsync, IReadOnlyList<string> ExtraArguments);
+internal sealed record BackgroundNodeSpec(string Id, string? ClusterFile, string DataPath, string LogPath, bool AllowFaultInjection,
+    bool NoFsync, IReadOnlyList<string>? Join = null, string? Listen = null, string? ClusterName = null);
 
 /// <summary>
 /// Starts a node as its own process: a pwsh that imports this module and runs Start-RaftNode in the foreground. It
@@ -27,9 +26,7 @@ internal static class NodeLauncher
     /// <summary>Starts the node's process without waiting, so several nodes can start at once.</summary>
     public static LaunchedNode Launch(BackgroundNodeSpec spec)
     {
-        var cluster = ClusterDefinition.Load(spec.ClusterFile);
-        var member = cluster.Find(spec.Id) ?? throw new ArgumentException(
-            $"node id '{spec.Id}' is not a member of cluster '{cluster.ClusterName}' in {spec.ClusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))})");
+        var (clientOptions, endpoint) = Target(spec);
         Directory.CreateDirectory(Path.GetDirectoryName(spec.LogPath)!);
         File.AppendAllText(spec.LogPath, $"{DateTime.Now:HH:mm:ss.fff} starting node {spec.Id} in the background{Environment.NewLine}");
 
@@ -49,7 +46,36 @@ internal static class NodeLauncher
             Kill(process);
             throw;
         }
-        return new LaunchedNode(spec, cluster, member, process, output);
+        return new LaunchedNode(spec, clientOptions, endpoint, process, output);
+    }
+
+    /// <summary>
+    /// Where the node will answer and how to talk to it: its address from -Listen, else the cluster file, else the identity
+    /// it stored in its data directory on an earlier start.
+    /// </summary>
+    private static (RaftClientOptions Options, string Endpoint) Target(BackgroundNodeSpec spec)
+    {
+        var cluster = spec.ClusterFile is null ? null : ClusterDefinition.Load(spec.ClusterFile);
+        var identity = RaftPS.Node.Membership.NodeIdentity.Load(spec.DataPath);
+        string? endpoint = spec.Listen
+            ?? cluster?.Find(spec.Id)?.Endpoint
+            ?? (identity is null ? null : ClusterDefinition.FormatEndpoint(identity.Host, identity.Port));
+        if (endpoint is null)
+        {
+            if (cluster is not null && spec.Join is null)
+                throw new ArgumentException(
+                    $"node id '{spec.Id}' is not a member of cluster '{cluster.ClusterName}' in {spec.ClusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))}); a new member starts with -Join and -Listen");
+            throw new ArgumentException($"node {spec.Id} has never run in {spec.DataPath}: give -ClusterFile (founding member) or -Join and -Listen (new member)");
+        }
+        var options = new RaftClientOptions
+        {
+            Endpoints = [ClusterDefinition.ParseEndpoint(endpoint)],
+            ClusterName = cluster?.ClusterName ?? spec.ClusterName ?? identity?.Cluster ?? ClusterDefinition.DefaultClusterName,
+            ClusterKey = cluster?.Key,
+            AttemptTimeout = TimeSpan.FromMilliseconds(200),
+            Deadline = TimeSpan.FromMilliseconds(400),
+        };
+        return (options, endpoint);
     }
 
     private static ProcessStartInfo StartInfo(BackgroundNodeSpec spec)
@@ -103,12 +129,14 @@ internal static class NodeLauncher
         sb.Append("$ProgressPreference = 'SilentlyContinue'; $ErrorActionPreference = 'Stop'; ");
         sb.Append("try { Import-Module -Name ").Append(Quote(modulePath)).Append("; ");
         sb.Append("Start-RaftNode -Id ").Append(Quote(spec.Id))
-          .Append(" -ClusterFile ").Append(Quote(spec.ClusterFile))
           .Append(" -DataPath ").Append(Quote(spec.DataPath))
           .Append(" -LogPath ").Append(Quote(spec.LogPath));
+        if (spec.ClusterFile is not null) sb.Append(" -ClusterFile ").Append(Quote(spec.ClusterFile));
+        if (spec.Join is { Count: > 0 } join) sb.Append(" -Join ").Append(string.Join(", ", join.Select(Quote)));
+        if (spec.Listen is not null) sb.Append(" -Listen ").Append(Quote(spec.Listen));
+        if (spec.ClusterName is not null) sb.Append(" -ClusterName ").Append(Quote(spec.ClusterName));
         if (spec.AllowFaultInjection) sb.Append(" -AllowFaultInjection");
         if (spec.NoFsync) sb.Append(" -NoFsync");
-        foreach (var a in spec.ExtraArguments) sb.Append(' ').Append(a.StartsWith('-') ? a : Quote(a));
         sb.Append(" } catch { Add-Content -LiteralPath ").Append(Quote(spec.LogPath))
           .Append(" -Value (\"fatal: \" + ($_ | Out-String)); exit 1 }");
         return sb.ToString();
@@ -119,16 +147,9 @@ internal static class NodeLauncher
     private static string Encode(string script) => Convert.ToBase64String(Encoding.Unicode.GetBytes(script));
 
     /// <summary>Waits until the node answers a status request, the process exits, or the timeout passes.</summary>
-    internal static void WaitReady(Process process, ClusterDefinition cluster, ClusterMember member, BackgroundNodeSpec spec, TimeSpan timeout,
+    internal static void WaitReady(Process process, RaftClientOptions options, string endpoint, BackgroundNodeSpec spec, TimeSpan timeout,
         OutputTail output, CancellationToken ct)
     {
-        var endpoint = member.ResolveEndPoint();
-        var options = RaftClientOptions.For(cluster) with
-        {
-            Endpoints = [endpoint],
-            AttemptTimeout = TimeSpan.FromMilliseconds(200),
-            Deadline = TimeSpan.FromMilliseconds(400),
-        };
         var client = new RaftClient(options);
         try
         {
@@ -143,7 +164,7 @@ internal static class NodeLauncher
                 }
                 try
                 {
-                    client.StatusAsync(endpoint, ct).GetAwaiter().GetResult();
+                    client.StatusAsync(options.Endpoints[0], ct).GetAwaiter().GetResult();
                     return;
                 }
                 catch (RaftClientException)
@@ -151,7 +172,7 @@ internal static class NodeLauncher
                     // Not serving yet.
                 }
                 if (clock.Elapsed > timeout)
-                    throw new TimeoutException($"node {spec.Id} did not answer at {member.Endpoint} within {timeout.TotalSeconds:0} s; {Diagnostics(spec, output)}");
+                    throw new TimeoutException($"node {spec.Id} did not answer at {endpoint} within {timeout.TotalSeconds:0} s; {Diagnostics(spec, output)}");
                 ct.WaitHandle.WaitOne(100);
             }
         }

@@ -24,4 +24,14 @@ public static class RaftErrorId
     public const string NodeFailed = "NodeFailed";
     public const string NodeStopFailed = "NodeStopFailed";
     public const string ClientError = "ClientError";
+    /// <summary>The id or address is a member already.</summary>
+    public const string MemberExists = "MemberExists";
+    /// <summary>Another membership change is still in progress; retry once it completed.</summary>
+    public const string ChangeInProgress = "ChangeInProgress";
+    /// <summary>The change would leave fewer reachable, caught-up voters than a quorum (-Force overrides).</summary>
+    public const string WouldLoseQuorum = "WouldLoseQuorum";
+    /// <summary>The learner is too far behind to be promoted.</summary>
+    public const string LearnerBehind = "LearnerBehind";
+    /// <summary>The id belonged to a removed member and cannot be reused.</summary>
+    public const string RemovedId = "RemovedId";
 }

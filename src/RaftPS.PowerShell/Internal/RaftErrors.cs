@@ -12,6 +12,7 @@ internal static class RaftErrors
         RaftKeyNotFoundException => new ErrorRecord(e, RaftErrorId.KeyNotFound, ErrorCategory.ObjectNotFound, target),
         RaftVersionMismatchException => new ErrorRecord(e, RaftErrorId.VersionMismatch, ErrorCategory.InvalidOperation, target),
         RaftValueTooLargeException => new ErrorRecord(e, RaftErrorId.ValueTooLarge, ErrorCategory.LimitsExceeded, target),
+        RaftMembershipException m => Membership(m, target),
         RaftBadRequestException => new ErrorRecord(e, RaftErrorId.BadRequest, ErrorCategory.InvalidArgument, target),
         RaftUnavailableException => new ErrorRecord(e, RaftErrorId.NoQuorum, ErrorCategory.ConnectionError, target),
         RaftTimeoutException => new ErrorRecord(e, RaftErrorId.Timeout, ErrorCategory.OperationTimeout, target),
@@ -19,6 +20,17 @@ internal static class RaftErrors
         ArgumentException => new ErrorRecord(e, RaftErrorId.InvalidArgument, ErrorCategory.InvalidArgument, target),
         RaftClientException => new ErrorRecord(e, RaftErrorId.ClientError, ErrorCategory.NotSpecified, target),
         _ => new ErrorRecord(e, RaftErrorId.ClientError, ErrorCategory.NotSpecified, target),
+    };
+
+    private static ErrorRecord Membership(RaftMembershipException e, object? target) => e.Reason switch
+    {
+        MembershipError.UnknownMember => new ErrorRecord(e, RaftErrorId.NotFound, ErrorCategory.ObjectNotFound, target),
+        MembershipError.DuplicateId or MembershipError.DuplicateAddress => new ErrorRecord(e, RaftErrorId.MemberExists, ErrorCategory.ResourceExists, target),
+        MembershipError.ChangeInProgress => new ErrorRecord(e, RaftErrorId.ChangeInProgress, ErrorCategory.ResourceBusy, target),
+        MembershipError.WouldLoseQuorum => new ErrorRecord(e, RaftErrorId.WouldLoseQuorum, ErrorCategory.InvalidOperation, target),
+        MembershipError.LearnerBehind => new ErrorRecord(e, RaftErrorId.LearnerBehind, ErrorCategory.InvalidOperation, target),
+        MembershipError.RemovedId => new ErrorRecord(e, RaftErrorId.RemovedId, ErrorCategory.InvalidArgument, target),
+        _ => new ErrorRecord(e, RaftErrorId.InvalidArgument, ErrorCategory.InvalidArgument, target),
     };
 
     /// <summary>Errors a cmdlet reports as ErrorRecords; anything else is a bug and propagates as is.</summary>

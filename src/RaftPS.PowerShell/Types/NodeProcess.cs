@@ -10,7 +10,8 @@ public sealed class NodeProcess
     public required string DataPath { get; init; }
     /// <summary>The node's log file (its warnings, errors and the reason it stopped).</summary>
     public required string LogPath { get; init; }
-    public required string ClusterFile { get; init; }
+    /// <summary>The cluster file it was started with, or null for a joiner started with -Join.</summary>
+    public string? ClusterFile { get; init; }
     /// <summary>When the process started; Stop-RaftNode compares it so a reused pid is never signalled.</summary>
     public required DateTime StartTime { get; init; }
 

@@ -17,6 +17,12 @@ public sealed class NodeState
     public ulong SnapshotIndex { get; init; }
     /// <summary>The members this node knows (on the leader: with their replication lag, where the node reports it).</summary>
     public IReadOnlyList<Member> Members { get; init; } = [];
+    /// <summary>A joint configuration (old and new members together) is in force.</summary>
+    public bool Joint { get; init; }
+    /// <summary>On the leader: a membership change is appended but not applied yet.</summary>
+    public bool ChangePending { get; init; }
+    /// <summary>This node was removed from the cluster; it no longer campaigns or serves.</summary>
+    public bool Removed { get; init; }
 
     public bool IsLeader => string.Equals(Role, "Leader", StringComparison.OrdinalIgnoreCase);
 
@@ -32,6 +38,9 @@ public sealed class NodeState
         LastIndex = s.LastIndex,
         SnapshotIndex = s.SnapshotIndex,
         Members = s.Members.Select(Member.From).ToArray(),
+        Joint = s.Joint,
+        ChangePending = s.ChangePending,
+        Removed = s.Removed,
     };
 
     internal static NodeState Unreachable(string id, string endpoint) => new() { Id = id, Endpoint = endpoint, Role = "Unreachable" };
