@@ -157,7 +157,7 @@ function Start-DrillNode {
     [CmdletBinding()]
     param([Parameter(Mandatory)] $lab, [Parameter(Mandatory)] [string[]] $Id, [switch] $Join)
     $clusterFile = if ($lab.Remote) { "$($lab.RemoteDir)/cluster.json" } else { $lab.ClusterFile }
-    $joinList = @($lab.Nodes.Values | Where-Object { $_.Running -and $_.Id -notin $Id } | ForEach-Object Endpoint) -join ','
+    $joinList = @($lab.Nodes.Values | Where-Object { $_.Running -and $_.Id -notin $Id } | ForEach-Object Endpoint)
     $start = {
         param([string] $modulePath, [hashtable] $arguments)
         Import-Module $modulePath -ErrorAction Stop
@@ -168,7 +168,13 @@ function Start-DrillNode {
     $jobs = foreach ($nodeId in $Id) {
         $n = $lab.Nodes[$nodeId]
         $arguments = @{ Id = $n.Id; ClusterFile = $clusterFile; DataPath = $n.DataPath; LogPath = $n.LogPath }
-        if ($Join) { $arguments.Join = $joinList; $arguments.Listen = $n.Endpoint }
+        if ($Join) {
+            # A new member: no cluster file (it is not in it); it contacts the running members and waits to be added.
+            $arguments.Remove('ClusterFile')
+            $arguments.Join = $joinList
+            $arguments.Listen = $n.Endpoint
+            $arguments.ClusterName = $lab.ClusterName
+        }
         if ($lab.Remote) {
             Invoke-Command -Session (Get-DrillSession $lab $n.Address) -ScriptBlock $start -ArgumentList "$($lab.RemoteDir)/RaftPS/RaftPS.psd1", $arguments -AsJob
         } else {
