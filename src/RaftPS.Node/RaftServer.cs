@@ -90,7 +90,7 @@ public sealed partial class RaftServer : IAsyncDisposable
             new WalOptions { Fsync = options.Fsync, SegmentBytes = options.SegmentBytes }, log, out var recovered);
         try
         {
-            var kv = new KvStateMachine(options.Kv.SessionTimeoutMs, options.Kv.MaxSessions);
+            var kv = new KvStateMachine();
             if (recovered.Snapshot is { } snap) kv.Restore(snap.Data);
             var bootstrap = ConfState.Of(options.Cluster.Members.Select(m => m.NodeId).ToArray());
             var raft = new Raft(new RaftOptions

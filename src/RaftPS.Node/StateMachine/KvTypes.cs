@@ -17,6 +17,25 @@ public sealed record KvCommand(
     ulong? ExpectedVersion,
     byte[]? ExpectedValue)
 {
+    /// <summary>
+    /// Set on a settings command (<see cref="ForSettings"/>): applying it replaces the replicated
+    /// <see cref="KvSettings"/>; it belongs to no client session and every other field is ignored.
+    /// </summary>
+    public KvSettings? Settings { get; init; }
+
+    /// <summary>
+    /// The command that makes <paramref name="settings"/> the replicated settings. The node proposes it at cluster
+    /// bootstrap (right after the first configuration entry) with <see cref="KvSettings.From"/> of its options.
+    /// </summary>
+    /// <exception cref="ArgumentException">The settings are out of range.</exception>
+    public static KvCommand ForSettings(KvSettings settings, long timestampMs = 0)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Problem() is { } problem)
+            throw new ArgumentException(problem, nameof(settings));
+        return new KvCommand(0, 0, timestampMs, default, "", null, null, null) { Settings = settings };
+    }
+
     /// <summary>Builds the command for a validated client write, stamped with the leader's clock.</summary>
     public static KvCommand FromRequest(ClientRequest request, long timestampMs)
     {
@@ -31,7 +50,7 @@ public sealed record KvCommand(
         && ClientId == other.ClientId && Sequence == other.Sequence && TimestampMs == other.TimestampMs
         && Op == other.Op && string.Equals(Key, other.Key, StringComparison.Ordinal)
         && BytesEqual(Value, other.Value) && ExpectedVersion == other.ExpectedVersion
-        && BytesEqual(ExpectedValue, other.ExpectedValue);
+        && BytesEqual(ExpectedValue, other.ExpectedValue) && Equals(Settings, other.Settings);
 
     public override int GetHashCode() => HashCode.Combine(ClientId, Sequence, TimestampMs, Op, Key, Value?.Length, ExpectedVersion);
 
@@ -62,17 +81,19 @@ public sealed record KvResult(ulong ClientId, ulong Sequence, ReplyStatus Status
 }
 
 /// <summary>
-/// Limits. <see cref="MaxValueBytes"/> and <see cref="MaxKeyBytes"/> are checked by <see cref="KvValidator"/> before a
-/// request is proposed; they are local and never consulted by Apply. <see cref="SessionTimeoutMs"/> and
-/// <see cref="MaxSessions"/> are replicated configuration: pass them to <see cref="KvStateMachine"/>'s constructor,
-/// and they must be identical on every replica.
+/// A node's local limits. <see cref="MaxValueBytes"/> and <see cref="MaxKeyBytes"/> are checked by
+/// <see cref="KvValidator"/> before a request is proposed. Apply never reads these options: the values it uses are the
+/// replicated <see cref="KvSettings"/>, which a new cluster takes from its bootstrapping node's options
+/// (<see cref="KvSettings.From"/>) and which change only through the log.
 /// </summary>
 public sealed record KvOptions
 {
-    public int MaxValueBytes { get; init; } = 1 << 20;
+    public int MaxValueBytes { get; init; } = KvSettings.DefaultMaxValueBytes;
     public int MaxKeyBytes { get; init; } = 4096;
-    public long SessionTimeoutMs { get; init; } = KvStateMachine.DefaultSessionTimeoutMs;
-    public int MaxSessions { get; init; } = KvStateMachine.DefaultMaxSessions;
+    public long SessionTimeoutMs { get; init; } = KvSettings.DefaultSessionTimeoutMs;
+    public int MaxSessions { get; init; } = KvSettings.DefaultMaxSessions;
+    public int MaxTombstones { get; init; } = KvSettings.DefaultMaxTombstones;
+    public long MaxClockStepMs { get; init; } = KvSettings.DefaultMaxClockStepMs;
 }
 
 /// <summary>One client's session as the replicated state holds it (for diagnostics and tests).</summary>
