@@ -63,6 +63,7 @@ public sealed class Simulation
     private readonly SimNode[] _nodes;
     private readonly SimClient[] _clients;
     private readonly Invariants _inv;
+    private readonly DigestCheck _digests;
     private readonly Queue<string> _trace = new();
     private readonly List<KvOperation> _history = new();
     private long _now;
@@ -84,6 +85,7 @@ public sealed class Simulation
         _rng = new Random(options.Seed);
         _result = new SimResult { Seed = options.Seed, Nodes = options.Nodes };
         _inv = new Invariants(_result.Violations);
+        _digests = new DigestCheck(_result.Violations);
         var bootstrap = ConfState.Of(Enumerable.Range(1, options.Nodes).Select(i => (ulong)i).ToArray());
         _nodes = Enumerable.Range(1, options.Nodes).Select(i => new SimNode((ulong)i, bootstrap)).ToArray();
         _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
@@ -173,6 +175,7 @@ public sealed class Simulation
         n.WaitingReads.Clear();
         n.ReadyReads.Clear();
         _inv.OnRestart(n);
+        _digests.OnSnapshot(n);
         Trace($"n{n.Id} start (term {disk.HardState.Term} vote {disk.HardState.Vote} commit {disk.HardState.Commit} entries {disk.Entries.Count} snap {disk.Snapshot?.Index ?? 0})");
         Process(n);
     }
@@ -279,9 +282,14 @@ public sealed class Simulation
             {
                 n.Kv = SimKv.Deserialize(snap.Data);
                 _inv.OnSnapshotInstalled(n, snap);
+                _digests.OnSnapshot(n);
                 Trace($"n{n.Id} installed snapshot {snap.Index}@{snap.Term}");
             }
-            foreach (var e in rd.CommittedEntries) Apply(n, e);
+            foreach (var e in rd.CommittedEntries)
+            {
+                Apply(n, e);
+                _digests.OnApplied(n);
+            }
             n.ReadyReads.AddRange(rd.ReadStates);
             raft.Advance(rd);
             ServeReads(n);
