@@ -10,6 +10,9 @@ internal sealed class SegmentScan
     /// <summary>Bytes up to the end of the last valid record; appends continue here.</summary>
     public required long ValidLength { get; init; }
 
-    /// <summary>Set when a torn record was found after <see cref="ValidLength"/> and must be cut away.</summary>
+    /// <summary>
+    /// Set when the segment holds bytes after <see cref="ValidLength"/> that no sync mark vouches for (a torn or
+    /// out-of-order unsynced tail): they must be cut away, and the cut synced, before anything is appended.
+    /// </summary>
     public string? TornTail { get; init; }
 }

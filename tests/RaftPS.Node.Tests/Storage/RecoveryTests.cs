@@ -396,6 +396,36 @@ public class RecoveryTests
         }
     }
 
+    /// <summary>Segments written before sync marks existed (format 1: no salt) are still read and appended to.</summary>
+    [Fact]
+    public void FormatOneSegmentsAreStillReadAndContinued()
+    {
+        using var tmp = new TempDir();
+        var header = new byte[WalFormat.HeaderSize + 52]; // format 1 payload: version, seq, last index, last term, hard state
+        var p = header.AsSpan(WalFormat.HeaderSize);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(p, 1); // format 1
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(p[4..], 1); // seq; last index, term and hard state 0
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), 52);
+        header[8] = (byte)RecordType.SegmentHeader;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header, WalFormat.ComputeCrc(header, 52));
+        var records = new List<byte>(header);
+        foreach (Entry e in Range(1, 3, 1))
+        {
+            var r = new byte[WalFormat.EntryRecordSize(e)];
+            WalFormat.WriteEntry(r, e);
+            records.AddRange(r);
+        }
+        File.WriteAllBytes(Path.Combine(tmp.Path, WalFormat.SegmentFileName(1)), [.. records]);
+
+        using (RaftStorage s = Open(tmp.Path, NoSync, out RecoveredState r))
+        {
+            AssertEntries(Range(1, 3, 1), r.Entries);
+            Assert.Empty(r.Warnings);
+            s.Append(null, [E(4, 1)]);
+        }
+        AssertEntries(Range(1, 4, 1), Reopen(tmp.Path, NoSync).Entries);
+    }
+
     [Fact]
     public void CommitBeyondRecoveredLogIsReported()
     {
