@@ -24,8 +24,10 @@ public sealed record KvCommand(
     public KvSettings? Settings { get; init; }
 
     /// <summary>
-    /// The command that makes <paramref name="settings"/> the replicated settings. The node proposes it at cluster
-    /// bootstrap (right after the first configuration entry) with <see cref="KvSettings.From"/> of its options.
+    /// The command that makes <paramref name="settings"/> the replicated settings. A leader proposes it like any command
+    /// (with <see cref="KvSettings.From"/> of its options) while <see cref="KvStateMachine.SettingsFromLog"/> is false.
+    /// It must not be written straight into each founding member's log at bootstrap unless its bytes are identical on
+    /// every founding member (taken from the shared cluster file, say): entries of equal index and term must be equal.
     /// </summary>
     /// <exception cref="ArgumentException">The settings are out of range.</exception>
     public static KvCommand ForSettings(KvSettings settings, long timestampMs = 0)

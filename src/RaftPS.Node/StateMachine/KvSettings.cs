@@ -3,7 +3,7 @@ namespace RaftPS.Node.StateMachine;
 /// <summary>
 /// The settings <see cref="KvStateMachine.Apply"/> depends on. They are replicated state, not local configuration:
 /// a replica starts from <see cref="Default"/>, changes them only by applying a settings command from the log
-/// (<see cref="KvCommand.ForSettings"/>, written by the node at cluster bootstrap), and carries them in snapshots. So two
+/// (<see cref="KvCommand.ForSettings"/>, proposed for a new cluster), and carries them in snapshots. So two
 /// replicas with different local <see cref="KvOptions"/> still apply every entry identically.
 /// </summary>
 /// <param name="SessionTimeoutMs">Sessions idle longer than this, in log time, expire.</param>
@@ -24,7 +24,7 @@ public sealed record KvSettings(long SessionTimeoutMs, int MaxSessions, int MaxV
     public static KvSettings Default { get; } = new(DefaultSessionTimeoutMs, DefaultMaxSessions, DefaultMaxValueBytes,
         DefaultMaxTombstones, DefaultMaxClockStepMs);
 
-    /// <summary>The settings a new cluster is bootstrapped with, taken from the bootstrapping node's options.</summary>
+    /// <summary>The settings a new cluster gets from the options of the node that proposes them.</summary>
     public static KvSettings From(KvOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -10,7 +10,7 @@ namespace RaftPS.Node.StateMachine;
 /// <code>
 /// u32 magic "RPKV" | u8 format | varint appliedIndex | i64 logTimeMs
 /// i64 lastTimestampMs | varint sessionTimeoutMs | varint maxSessions | varint maxValueBytes | varint maxTombstones
-///                     | varint maxClockStepMs (format 3)
+///                     | varint maxClockStepMs | u8 settingsFromLog (format 3)
 /// varint keyCount,     per key (ascending ordinal):   string key | varint version | bytes value
 /// varint sessionCount, per session (ascending id):    varint clientId | varint lastSequence | i64 lastSeenMs
 ///                      | u8 status | varint version | u8 itemKind (0 none, 1 = the key's current item: string key, varint version;
@@ -56,6 +56,7 @@ public sealed partial class KvStateMachine
         w.VarU64((ulong)Settings.MaxValueBytes);
         w.VarU64((ulong)Settings.MaxTombstones);
         w.VarU64((ulong)Settings.MaxClockStepMs);
+        w.U8(SettingsFromLog ? (byte)1 : (byte)0);
         w.VarU64((ulong)_keys.Count);
         foreach (string key in _keys)
         {
@@ -117,6 +118,7 @@ public sealed partial class KvStateMachine
         long logTime = r.I64("log time");
         long lastTimestamp = logTime;
         KvSettings settings = KvSettings.Default;
+        bool settingsFromLog = false;
         if (format >= 3)
         {
             lastTimestamp = r.I64("last timestamp");
@@ -126,6 +128,10 @@ public sealed partial class KvStateMachine
                 SnapshotSetting(ref r, "max clock step", long.MaxValue));
             if (settings.Problem() is { } problem)
                 throw r.Fail(problem);
+            byte fromLog = r.U8("settings from log");
+            if (fromLog > 1)
+                throw r.Fail($"settings-from-log flag {fromLog} is not 0 or 1");
+            settingsFromLog = fromLog == 1;
         }
 
         // Minimum encoded sizes bound the counts, so a lying count cannot make us allocate more than the input justifies.
@@ -216,6 +222,7 @@ public sealed partial class KvStateMachine
         LogTimeMs = logTime;
         _lastTimestampMs = lastTimestamp;
         Settings = settings;
+        SettingsFromLog = settingsFromLog;
     }
 
     private static long SnapshotSetting(ref BinReader r, string what, long max)

@@ -68,6 +68,13 @@ public sealed partial class KvStateMachine
     /// <summary>The replicated settings in force (see <see cref="KvSettings"/>).</summary>
     public KvSettings Settings { get; private set; }
 
+    /// <summary>
+    /// Whether a settings command has been applied (else <see cref="Settings"/> are the ones the replica started with).
+    /// Replicated, so a leader can decide from it, the same way whichever node leads, whether the cluster still needs
+    /// its settings proposed.
+    /// </summary>
+    public bool SettingsFromLog { get; private set; }
+
     public long SessionTimeoutMs => Settings.SessionTimeoutMs;
     public int MaxSessions => Settings.MaxSessions;
 
@@ -210,6 +217,7 @@ public sealed partial class KvStateMachine
         if (settings.Problem() is not null)
             return Reject(command, ReplyStatus.BadRequest);
         Settings = settings;
+        SettingsFromLog = true;
         ExpireIdleSessions();
         while (_sessions.Count > settings.MaxSessions)
             RemoveSession(_lru.Min);

@@ -8,14 +8,17 @@ namespace RaftPS.Node.Storage;
 /// <summary>
 /// Snapshot file <c>snap-&lt;index:D20&gt;.snap</c>, little endian:
 /// magic "RPSSNAP\0", version u32, index u64, term u64, conf state (voters, learners, outgoing voters, next learners:
-/// each count u32 + ids u64; auto-leave u8), data length u64, data, then CRC-32C u32 over everything before it.
+/// each count u32 + ids u64; auto-leave u8; context length u32, 0xFFFFFFFF for none, and its bytes), data length u64,
+/// data, then CRC-32C u32 over everything before it. Version 1 has no context (the member addresses the node keeps
+/// there) and is still read.
 /// </summary>
 internal static class SnapshotFile
 {
     public const string Prefix = "snap-";
     public const string Suffix = ".snap";
     public const string CorruptSuffix = ".corrupt";
-    private const uint Version = 1;
+    private const uint Version = 2;
+    private const uint NoContext = uint.MaxValue;
     private static ReadOnlySpan<byte> Magic => "RPSSNAP\0"u8;
 
     public static string FileName(ulong index) => $"{Prefix}{index:D20}{Suffix}";
@@ -65,7 +68,9 @@ internal static class SnapshotFile
     private static byte[] EncodeHeader(Snapshot snapshot)
     {
         ConfState cs = snapshot.Metadata.ConfState;
-        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count) + 1 + 8;
+        int contextLength = cs.Context?.Length ?? 0;
+        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count)
+            + 1 + 4 + contextLength + 8;
         var header = new byte[size];
         Span<byte> p = header;
         Magic.CopyTo(p);
@@ -85,7 +90,10 @@ internal static class SnapshotFile
             }
         }
         p[0] = cs.AutoLeave ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt64LittleEndian(p[1..], (ulong)snapshot.Data.LongLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[1..], cs.Context is null ? NoContext : (uint)contextLength);
+        cs.Context?.CopyTo(p[5..]);
+        p = p[(5 + contextLength)..];
+        BinaryPrimitives.WriteUInt64LittleEndian(p, (ulong)snapshot.Data.LongLength);
         return header;
     }
 
@@ -103,7 +111,7 @@ internal static class SnapshotFile
             throw new InvalidDataException("not a snapshot file (bad magic)");
         }
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart[8..]);
-        if (version != Version)
+        if (version is not (1 or Version))
         {
             throw new InvalidDataException($"unsupported snapshot format version {version}");
         }
@@ -130,13 +138,16 @@ internal static class SnapshotFile
                 lists[l][i] = BinaryPrimitives.ReadUInt64LittleEndian(word);
             }
         }
-        Span<byte> tail = stackalloc byte[9];
-        ReadChecked(handle, ref pos, length, tail, ref crc);
-        if (tail[0] > 1)
+        Span<byte> flag = stackalloc byte[1];
+        ReadChecked(handle, ref pos, length, flag, ref crc);
+        if (flag[0] > 1)
         {
             throw new InvalidDataException("bad auto-leave flag");
         }
-        ulong dataLength = BinaryPrimitives.ReadUInt64LittleEndian(tail[1..]);
+        byte[]? context = version >= 2 ? ReadContext(handle, ref pos, length, ref crc) : null;
+        Span<byte> tail = stackalloc byte[8];
+        ReadChecked(handle, ref pos, length, tail, ref crc);
+        ulong dataLength = BinaryPrimitives.ReadUInt64LittleEndian(tail);
         if (dataLength != (ulong)(length - pos - 4))
         {
             throw new InvalidDataException($"data length {dataLength} does not match the file size {length}");
@@ -150,8 +161,26 @@ internal static class SnapshotFile
         {
             throw new InvalidDataException("checksum mismatch");
         }
-        var conf = new ConfState(lists[0], lists[1], lists[2], lists[3], tail[0] == 1);
+        var conf = new ConfState(lists[0], lists[1], lists[2], lists[3], flag[0] == 1, context);
         return new Snapshot(new SnapshotMetadata(index, term, conf), data);
+    }
+
+    private static byte[]? ReadContext(SafeFileHandle handle, ref long pos, long length, ref uint crc)
+    {
+        Span<byte> word = stackalloc byte[4];
+        ReadChecked(handle, ref pos, length, word, ref crc);
+        uint contextLength = BinaryPrimitives.ReadUInt32LittleEndian(word);
+        if (contextLength == NoContext)
+        {
+            return null;
+        }
+        if (contextLength > length - pos)
+        {
+            throw new InvalidDataException($"configuration context of {contextLength} bytes does not fit in the file");
+        }
+        var context = new byte[contextLength];
+        ReadChecked(handle, ref pos, length, context, ref crc);
+        return context;
     }
 
     private static void ReadChecked(SafeFileHandle handle, ref long pos, long length, Span<byte> destination, ref uint crc)

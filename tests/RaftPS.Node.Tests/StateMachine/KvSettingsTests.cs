@@ -106,9 +106,15 @@ public class KvSettingsTests
         for (ulong c = 1; c <= 6; c++) sm.Next(Put(c, 1, "k", "v", ts: (long)c));
         Assert.Equal(6, sm.SessionCount);
 
+        Assert.False(sm.SettingsFromLog);
         var r = sm.Next(KvCommand.ForSettings(Tight, timestampMs: 7));
         Assert.Equal(ReplyStatus.Ok, r.Status);
         Assert.Equal(Tight, sm.Settings);
+        Assert.True(sm.SettingsFromLog);
+        var restored = new KvStateMachine();
+        restored.Restore(sm.TakeSnapshot());
+        Assert.True(restored.SettingsFromLog);
+        Assert.Equal(Tight, restored.Settings);
         Assert.Equal(3, sm.SessionCount);                    // the least recently used went first
         Assert.Null(sm.GetSession(1));
         Assert.NotNull(sm.GetSession(6));
@@ -130,6 +136,7 @@ public class KvSettingsTests
         var sm = new KvStateMachine();
         Assert.Equal(ReplyStatus.BadRequest, sm.Next(bad).Status);
         Assert.Equal(KvSettings.Default, sm.Settings);
+        Assert.False(sm.SettingsFromLog);
         Assert.Equal(1UL, sm.AppliedIndex);
     }
 

@@ -141,6 +141,8 @@ public class KvSnapshotTests
     private static readonly Dictionary<string, Action<Builder>> BadContent = new()
     {
         ["unknown format"] = b => b.Format = 4,
+        ["settings flag neither 0 nor 1"] = b => b.SettingsFromLog = 2,
+        ["settings out of range"] = b => b.Settings = KvSettings.Default with { MaxSessions = 0 },
         ["format 0"] = b => b.Format = 0,
         ["tombstone with a live session"] = b => b.Tombstones = [5],
         ["repeated tombstone"] = b => b.Tombstones = [7, 7],
@@ -271,6 +273,7 @@ public class KvSnapshotTests
         public long LogTime = 100;
         public long LastTimestamp = 100;
         public KvSettings Settings = KvSettings.Default;
+        public byte SettingsFromLog;
         public (string Key, ulong Version, string Value)[] Keys = [("a", 1, "x"), ("b", 2, "y")];
         public ulong? KeyCountOverride;
         public byte[]? RawKey;
@@ -304,6 +307,7 @@ public class KvSnapshotTests
                 Var((ulong)Settings.MaxValueBytes);
                 Var((ulong)Settings.MaxTombstones);
                 Var((ulong)Settings.MaxClockStepMs);
+                U8(SettingsFromLog);
             }
             Var(KeyCountOverride ?? (ulong)(Keys.Length + (RawKey is null ? 0 : 1)));
             if (RawKey is not null)
