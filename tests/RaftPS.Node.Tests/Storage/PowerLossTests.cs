@@ -1,5 +1,6 @@
 using RaftPS.Consensus;
 using RaftPS.Node.Storage;
+using Xunit.Abstractions;
 using static RaftPS.Node.Tests.Storage.Kit;
 
 namespace RaftPS.Node.Tests.Storage;
@@ -11,7 +12,7 @@ namespace RaftPS.Node.Tests.Storage;
 /// log was at the last sync or after some record written since, never reporting unsynced damage as corruption, and
 /// (3) still report damage in bytes a sync mark vouches for. Each seed crashes several times in a row.
 /// </summary>
-public class PowerLossTests
+public class PowerLossTests(ITestOutputHelper output)
 {
     private const int SeedsPerCase = 60;
     private const int CrashesPerSeed = 3;
@@ -54,6 +55,8 @@ public class PowerLossTests
             corruptionChecks += checks;
             cutsWithValidRecordsAfter += cuts;
         }
+        output.WriteLine($"{SeedsPerCase} seeds x {CrashesPerSeed} power losses: {corruptionChecks} damages in durable bytes reported, " +
+            $"{cutsWithValidRecordsAfter} cuts with valid records after the damage");
         // The model must actually reach the cases under test, or passing proves nothing.
         Assert.True(corruptionChecks >= SeedsPerCase / 2, $"only {corruptionChecks} damage checks");
         Assert.True(cutsWithValidRecordsAfter > 0, "no power loss left valid records after the cut");
