@@ -8,17 +8,15 @@ namespace RaftPS.Node.Storage;
 /// <summary>
 /// Snapshot file <c>snap-&lt;index:D20&gt;.snap</c>, little endian:
 /// magic "RPSSNAP\0", version u32, index u64, term u64, conf state (voters, learners, outgoing voters, next learners:
-/// each count u32 + ids u64; auto-leave u8; context length u32, 0xFFFFFFFF for none, and its bytes), data length u64,
-/// data, then CRC-32C u32 over everything before it. Version 1 has no context (the member addresses the node keeps
-/// there) and is still read.
+/// each count u32 + ids u64; auto-leave u8), data length u64, data, then CRC-32C u32 over everything before it.
 /// </summary>
 internal static class SnapshotFile
 {
     public const string Prefix = "snap-";
     public const string Suffix = ".snap";
     public const string CorruptSuffix = ".corrupt";
+    // Version 2 adds the configuration's context (the member table with addresses) after the auto-leave flag.
     private const uint Version = 2;
-    private const uint NoContext = uint.MaxValue;
     private static ReadOnlySpan<byte> Magic => "RPSSNAP\0"u8;
 
     public static string FileName(ulong index) => $"{Prefix}{index:D20}{Suffix}";
@@ -68,9 +66,8 @@ internal static class SnapshotFile
     private static byte[] EncodeHeader(Snapshot snapshot)
     {
         ConfState cs = snapshot.Metadata.ConfState;
-        int contextLength = cs.Context?.Length ?? 0;
-        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count)
-            + 1 + 4 + contextLength + 8;
+        var context = cs.Context ?? [];
+        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count) + 1 + 4 + context.Length + 8;
         var header = new byte[size];
         Span<byte> p = header;
         Magic.CopyTo(p);
@@ -90,10 +87,9 @@ internal static class SnapshotFile
             }
         }
         p[0] = cs.AutoLeave ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt32LittleEndian(p[1..], cs.Context is null ? NoContext : (uint)contextLength);
-        cs.Context?.CopyTo(p[5..]);
-        p = p[(5 + contextLength)..];
-        BinaryPrimitives.WriteUInt64LittleEndian(p, (ulong)snapshot.Data.LongLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[1..], (uint)context.Length);
+        context.CopyTo(p[5..]);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[(5 + context.Length)..], (ulong)snapshot.Data.LongLength);
         return header;
     }
 
@@ -144,10 +140,23 @@ internal static class SnapshotFile
         {
             throw new InvalidDataException("bad auto-leave flag");
         }
-        byte[]? context = version >= 2 ? ReadContext(handle, ref pos, length, ref crc) : null;
-        Span<byte> tail = stackalloc byte[8];
-        ReadChecked(handle, ref pos, length, tail, ref crc);
-        ulong dataLength = BinaryPrimitives.ReadUInt64LittleEndian(tail);
+        byte[]? context = null;
+        if (version >= 2)
+        {
+            ReadChecked(handle, ref pos, length, word[..4], ref crc);
+            uint contextLength = BinaryPrimitives.ReadUInt32LittleEndian(word);
+            if (contextLength > length - pos)
+            {
+                throw new InvalidDataException($"configuration context of {contextLength} bytes does not fit in the file");
+            }
+            if (contextLength > 0)
+            {
+                context = new byte[contextLength];
+                ReadChecked(handle, ref pos, length, context, ref crc);
+            }
+        }
+        ReadChecked(handle, ref pos, length, word, ref crc);
+        ulong dataLength = BinaryPrimitives.ReadUInt64LittleEndian(word);
         if (dataLength != (ulong)(length - pos - 4))
         {
             throw new InvalidDataException($"data length {dataLength} does not match the file size {length}");
@@ -163,24 +172,6 @@ internal static class SnapshotFile
         }
         var conf = new ConfState(lists[0], lists[1], lists[2], lists[3], flag[0] == 1, context);
         return new Snapshot(new SnapshotMetadata(index, term, conf), data);
-    }
-
-    private static byte[]? ReadContext(SafeFileHandle handle, ref long pos, long length, ref uint crc)
-    {
-        Span<byte> word = stackalloc byte[4];
-        ReadChecked(handle, ref pos, length, word, ref crc);
-        uint contextLength = BinaryPrimitives.ReadUInt32LittleEndian(word);
-        if (contextLength == NoContext)
-        {
-            return null;
-        }
-        if (contextLength > length - pos)
-        {
-            throw new InvalidDataException($"configuration context of {contextLength} bytes does not fit in the file");
-        }
-        var context = new byte[contextLength];
-        ReadChecked(handle, ref pos, length, context, ref crc);
-        return context;
     }
 
     private static void ReadChecked(SafeFileHandle handle, ref long pos, long length, Span<byte> destination, ref uint crc)
