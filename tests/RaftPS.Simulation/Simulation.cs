@@ -59,8 +59,6 @@ public sealed class Simulation
 {
     private const int TickUnits = 10;     // simulated time units per tick
     private const int ElectionTicks = 10;
-    private const int SnapshotEvery = 40; // applied entries between snapshots
-    private const int KeepAfterCompact = 8;
 
     private readonly SimOptions _o;
     private readonly Random _rng;
@@ -448,11 +446,11 @@ public sealed class Simulation
     {
         var raft = n.Raft!;
         var applied = n.Kv.Applied;
-        if (applied < raft.Log.SnapshotIndex + SnapshotEvery || applied != raft.Log.Applied) return;
+        if (applied < raft.Log.SnapshotIndex + (ulong)_schedule.SnapshotEvery || applied != raft.Log.Applied) return;
         var snap = new Snapshot(new SnapshotMetadata(applied, raft.Log.Term(applied)!.Value, raft.ConfStateAt(applied)), n.Kv.Serialize());
         // Persist the snapshot first (atomically, like the real node), then drop the covered log prefix.
         n.Disk.Snapshot = snap;
-        var compactTo = applied - KeepAfterCompact;
+        var compactTo = applied - Math.Min(applied, (ulong)_schedule.KeepAfterCompact);
         n.Disk.Entries.RemoveAll(e => e.Index <= compactTo);
         raft.Compact(snap, compactTo);
     }
