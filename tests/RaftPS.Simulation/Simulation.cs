@@ -1,5 +1,5 @@
 using RaftPS.Consensus;
-using RaftPS.Simulation.Linearizability;
+using RaftPS.History;
 
 namespace RaftPS.Simulation;
 
