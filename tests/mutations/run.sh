@@ -36,7 +36,7 @@ trap 'rm -rf "$scratch"' EXIT
 # A pristine copy of what the simulation needs (working tree as it is, without build output).
 pristine="$scratch/pristine"
 mkdir -p "$pristine"
-(cd "$root" && tar --exclude=bin --exclude=obj -cf - Directory.Build.props src/RaftPS.Consensus tests/RaftPS.Simulation \
+(cd "$root" && tar --exclude=bin --exclude=obj -cf - Directory.Build.props src tests/RaftPS.Simulation \
    tests/RaftPS.Consensus.Tests \
    $(ls global.json nuget.config NuGet.config 2>/dev/null)) | tar -xf - -C "$pristine"
 work="$scratch/work"
