@@ -51,8 +51,8 @@ internal sealed record SimSchedule
         StaleFollowers = rng.Next(3) == 0,
         LateRate = rng.Next(2) == 0 ? 0 : rng.NextDouble() * 0.05,
         PatientClients = rng.Next(clients + 1),
-        SnapshotEvery = rng.Next(3) switch { 0 => 40, 1 => 12, _ => 3 },
-        KeepAfterCompact = rng.Next(3) switch { 0 => 8, 1 => 2, _ => 0 },
+        SnapshotEvery = rng.Next(4) switch { 0 => 40, 1 => 12, _ => 3 },
+        KeepAfterCompact = rng.Next(4) switch { 0 => 8, 1 => 2, _ => 0 },
     };
 
     public override string ToString() =>

@@ -11,6 +11,8 @@
 # Ends with one line "N passed, N failed" (passed = mutation caught); exits non-zero if any mutation was missed or did
 # not apply/build.
 set -uo pipefail
+# Everything runs inside main (parsed whole before it starts), so editing this file during a run is harmless.
+main() {
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 seeds=1000
@@ -20,9 +22,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seeds) seeds="$2"; shift 2 ;;
     --start) start="$2"; shift 2 ;;
-    --list) perl "$here/apply.pl" "$here/mutations.txt" --list; exit 0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    -*) echo "unknown option $1" >&2; exit 2 ;;
+    --list) perl "$here/apply.pl" "$here/mutations.txt" --list; return 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; return 0 ;;
+    -*) echo "unknown option $1" >&2; return 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -95,3 +97,5 @@ echo "== summary (seeds $start..$((start + seeds - 1)))"
 printf '%s\n' "${summary[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" = "0" ]
+}
+main "$@"
