@@ -352,6 +352,16 @@ public sealed class Simulation
             {
                 // A new leader whose log holds uncommitted entries before its no-op: the Figure 8 setting.
                 n.OldTailLeaderTerm = raft.Log.Committed + 1 < raft.Log.LastIndex ? raft.Term : 0;
+                if (_o.Membership && !_healed && _rng.Next(3) == 0)
+                {
+                    // An operator retrying a membership change right after a failover: the new leader is asked before
+                    // its no-op commits, possibly with the previous leader's change still uncommitted in its log.
+                    var term = raft.Term;
+                    Schedule(_rng.Next(2 * TickUnits), () =>
+                    {
+                        if (n.Up && !n.Paused && n.Raft!.Role == Role.Leader && n.Raft.Term == term) ChangeMembership(n);
+                    });
+                }
             }
             if (_schedule.Figure8 && !_healed && role == Role.Leader && n.OldTailLeaderTerm == raft.Term &&
                 rd.CommittedEntries.Count > 0 && _rng.Next(4) != 0)
@@ -610,6 +620,8 @@ public sealed class Simulation
         foreach (var a in group) foreach (var b in _nodes.Select(x => x.Id).Where(x => !group.Contains(x))) { _cut.Add((a, b)); _cut.Add((b, a)); }
         _lastMinority = minority;
         Trace($"figure 8: leader n{leader.Id} (term {leader.Raft.Term}) cut off with minority {{{string.Join(",", minority)}}}");
+        // With membership changes, the entry that reaches only the minority is sometimes a configuration change.
+        if (_o.Membership && _rng.Next(2) == 0) ChangeMembership(leader);
         var incarnation = leader.Incarnation;
         Schedule((1 + _rng.Next(6)) * TickUnits, () =>
         {
