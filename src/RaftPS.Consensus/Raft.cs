@@ -77,6 +77,8 @@ public sealed partial class Raft
     /// would refuse a new change (thesis §4.1; Ongaro, raft-dev 2015).
     /// </summary>
     public bool ConfChangePending => Role == Role.Leader && _pendingConfIndex > Log.Applied;
+    /// <summary>Leader only: a configuration entry (not just this term's no-op) is appended but not yet applied.</summary>
+    public bool ConfEntryPending => ConfChangePending && Log.At(_pendingConfIndex).Type == EntryType.ConfChange;
 
     /// <summary>
     /// Whether this node may campaign: voters of the latest configuration can; learners and removed servers cannot, so they

@@ -80,7 +80,8 @@ public sealed partial class RaftServer
                 HandleClient(c.Request, c.From);
                 break;
             case LoopEvent.Tick:
-                _raft.Tick();
+                // A removed server stays silent: its elections would only be refused (thesis §4.2.3).
+                if (!_removed) _raft.Tick();
                 break;
             case LoopEvent.Invoke i:
                 i.Action();

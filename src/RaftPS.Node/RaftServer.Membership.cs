@@ -20,6 +20,10 @@ public sealed partial class RaftServer
     // Membership requests waiting for their configuration entry to apply, by entry index.
     private readonly Dictionary<ulong, PendingRequest> _pendingMembership = new();
     private bool _everMember;
+    // Members of the latest applied (committed) configuration: removals there are final, so only they are announced.
+    private MemberTable _appliedMembers = MemberTable.Empty;
+    private ulong _appliedConfigIndex;
+    private readonly Dictionary<ulong, long> _lastRemovedNotice = new();
     private volatile bool _removed;
 
     /// <summary>True once this node applied a configuration that removed it: it no longer campaigns or serves.</summary>
@@ -65,6 +69,8 @@ public sealed partial class RaftServer
     {
         var applied = _raft.ConfStateAt(e.Index);
         var table = MemberTable.Decode(applied.Context);
+        _appliedMembers = table;
+        _appliedConfigIndex = e.Index;
         if (!_removed && (table.IsRemoved(_self.NodeId) || (_everMember && !Configuration.FromConfState(applied).IsMember(_self.NodeId))))
         {
             _removed = true;
@@ -74,8 +80,30 @@ public sealed partial class RaftServer
             Reply(w.ReplyTo, new ClientReply { RequestId = w.Request.RequestId, NodeStatus = BuildStatus() });
     }
 
-    /// <summary>A peer message from a removed server is refused: it comes back with stale data and must not be re-admitted.</summary>
-    private bool IsFromRemovedServer(ulong from) => _members.IsRemoved(from);
+    /// <summary>
+    /// A peer message from a server removed by a committed configuration is refused (it may come back with stale data
+    /// and must not be re-admitted), and the server is told, at most every 100 ms, so it stops campaigning.
+    /// </summary>
+    private bool IsFromRemovedServer(ulong from)
+    {
+        if (!_appliedMembers.IsRemoved(from)) return false;
+        var now = NowMs;
+        if (!_lastRemovedNotice.TryGetValue(from, out var last) || now - last >= 100)
+        {
+            _lastRemovedNotice[from] = now;
+            _transport.SendRemovedNotice(from, _appliedConfigIndex);
+        }
+        return true;
+    }
+
+    /// <summary>A member (authenticated like any peer) says this node was removed: stop campaigning and serving.</summary>
+    private void OnRemovedNotice(ulong sender, ulong configIndex)
+    {
+        if (_removed || sender == _self.NodeId || _appliedMembers.IsRemoved(sender)) return;
+        _removed = true;
+        _log.LogWarning("{Node} was removed from the cluster (configuration at index {Index}, told by {Sender}); it no longer campaigns or serves",
+            _self.Id, configIndex, NameOf(sender) ?? sender.ToString("x16"));
+    }
 
     /// <summary>
     /// Leader, every loop round: the next automatic step, if any — leave a joint configuration marked AutoLeave (so a new
@@ -127,6 +155,13 @@ public sealed partial class RaftServer
         {
             // Already in the requested state (a retry of a change that went through): answer with the configuration.
             Reply(from, new ClientReply { RequestId = r.RequestId, NodeStatus = BuildStatus() });
+            return;
+        }
+        if (error == MembershipError.ChangeInProgress && !_raft.ConfEntryPending && !_raft.Config.Voters.IsJoint)
+        {
+            // Only this new leader's no-op is outstanding (it must commit before any change, Ongaro 2015): a moment's
+            // wait, not another operator's change. Unavailable makes the client retry.
+            Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = "the new leader is committing its first entry; retry" });
             return;
         }
         if (error != MembershipError.None)

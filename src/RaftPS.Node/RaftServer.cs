@@ -92,9 +92,11 @@ public sealed partial class RaftServer : IAsyncDisposable
         try
         {
             var identity = ResolveIdentity(options, recovered);
-            var durable = recovered.LastIndex == 0 && recovered.HardState.IsEmpty && !options.Join
+            var durable = recovered.LastIndex == 0 && recovered.HardState.IsEmpty && !identity.Joiner
                 ? Bootstrap(options, storage, log)
                 : new RecoveredLog(recovered.HardState, recovered.Snapshot, recovered.Entries);
+            // Saved only now: a founding member that crashed before its bootstrap entry was durable bootstraps again.
+            identity.Save(options.DataDirectory);
             var kv = new KvStateMachine(options.Kv.SessionTimeoutMs, options.Kv.MaxSessions);
             if (durable.Snapshot is { } snap) kv.Restore(snap.Data);
             var selfNodeId = ClusterDefinition.NodeIdOf(identity.Id);
@@ -121,7 +123,10 @@ public sealed partial class RaftServer : IAsyncDisposable
                 new TransportOptions { Wire = wire }, log);
             var server = new RaftServer(options, log, self, storage, transport, raft, kv) { ClusterName = identity.Cluster };
             server.FollowConfiguration();
+            server._appliedMembers = MemberTable.Decode(raft.ConfStateAt(raft.Log.Applied).Context);
+            server._status = server.BuildStatus();
             transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
+            transport.RemovedNoticeReceived += (sender, index) => server.Post(new LoopEvent.Invoke(() => server.OnRemovedNotice(sender, index)));
             transport.ClientRequestReceived += (r, from) => server.Post(new LoopEvent.Client(r, from));
             transport.Start();
             server._loop = server._loopDone.Task;
@@ -158,9 +163,7 @@ public sealed partial class RaftServer : IAsyncDisposable
         }
         if (recovered.LastIndex > 0 && options.Cluster is null && !options.Join)
             throw new ClusterDefinitionException($"data directory '{options.DataDirectory}' has a log but no node identity");
-        var identity = new NodeIdentity(clusterName, options.NodeId, self.Host, self.Port);
-        identity.Save(options.DataDirectory);
-        return identity;
+        return new NodeIdentity(clusterName, options.NodeId, self.Host, self.Port, options.Join);
     }
 
     /// <summary>

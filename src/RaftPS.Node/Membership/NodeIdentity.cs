@@ -7,7 +7,8 @@ namespace RaftPS.Node.Membership;
 /// Who this node is, kept in its data directory (<c>node.json</c>) from the first start: a joiner's address and cluster
 /// name are not in any log until it is added, and a restart should need only the id and the data directory.
 /// </summary>
-public sealed record NodeIdentity(string Cluster, string Id, string Host, int Port)
+/// <param name="Joiner">Started with join: it never bootstraps a cluster of its own, even while its log is still empty.</param>
+public sealed record NodeIdentity(string Cluster, string Id, string Host, int Port, bool Joiner = false)
 {
     public const string FileName = "node.json";
 

@@ -54,7 +54,7 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         Options = options;
         Counters = new WireCounters();
         _framer = new DatagramFramer(options.Wire, clusterId, nodeId);
-        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest);
+        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.Removed);
         _faultRandom = new Random(options.FaultSeed ?? unchecked((int)nodeId * 7919 + 17));
 
         _socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -148,6 +148,29 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             WireWriter.Return(w);
         }
     }
+
+    /// <summary>Tells peer <paramref name="to"/> it was removed by the configuration committed at <paramref name="configIndex"/>.</summary>
+    public bool SendRemovedNotice(ulong to, ulong configIndex)
+    {
+        if (_disposed) return false;
+        var faults = _faults;
+        if (faults.Suspended || faults.PartitionedFrom.Contains(to) || !Peers.TryGet(to, out var peer)) return false;
+        var address = AddressOf(peer);
+        var w = WireWriter.Rent();
+        try
+        {
+            w.WriteVarUInt64(configIndex);
+            _framer.Frame(MessageKind.Removed, w, (this, address, faults), static (s, d) => s.Item1.SendPeerDatagram(d, s.address, s.faults));
+            return true;
+        }
+        finally
+        {
+            WireWriter.Return(w);
+        }
+    }
+
+    /// <summary>A member said this node was removed (sender id, configuration index). Raised on the receive thread.</summary>
+    public event Action<ulong, ulong>? RemovedNoticeReceived;
 
     /// <summary>Sends a reply to a client address received with its request. Only <see cref="FaultSettings.Suspended"/> affects client traffic.</summary>
     public bool SendReply(ClientReply reply, EndPoint to)
@@ -320,7 +343,7 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             Counters.CountDrop(DropReason.FaultInjected);
             return;
         }
-        bool isPeer = header.Kind == MessageKind.Raft;
+        bool isPeer = header.Kind is MessageKind.Raft or MessageKind.Removed;
         if (isPeer && (faults.PartitionedFrom.Contains(header.SenderId) || (faults.DropRate > 0 && NextFaultDouble() < faults.DropRate)))
         {
             Counters.CountDrop(DropReason.FaultInjected);
@@ -328,6 +351,23 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         }
         if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
 
+        if (header.Kind == MessageKind.Removed)
+        {
+            ulong configIndex;
+            try
+            {
+                var reader = new WireReader(message.Payload);
+                configIndex = reader.ReadVarUInt64();
+                reader.EnsureEnd();
+            }
+            catch (WireFormatException)
+            {
+                Counters.CountDrop(DropReason.Malformed);
+                return;
+            }
+            RemovedNoticeReceived?.Invoke(header.SenderId, configIndex);
+            return;
+        }
         if (isPeer)
         {
             if (!RaftCodec.TryRead(message.Payload, out var m))
