@@ -19,7 +19,7 @@ public static class MembershipPlanner
     /// <summary>
     /// The next configuration the leader should propose, or null if none: leaving a joint configuration marked AutoLeave
     /// comes first (so a new leader finishes a joint change its predecessor started); otherwise every learner in
-    /// <paramref name="promoteWhenCaughtUp"/> that has caught up becomes a voter — one alone by a single-server change,
+    /// <paramref name="promoteWhenCaughtUp"/> that has caught up and was heard from recently becomes a voter — one alone by a single-server change,
     /// several at once by entering a joint configuration that leaves itself automatically.
     /// </summary>
     public static ConfState? NextStep(Configuration config, IReadOnlyCollection<ulong> promoteWhenCaughtUp,
@@ -28,7 +28,8 @@ public static class MembershipPlanner
         if (config.Voters.IsJoint)
             return config.AutoLeave ? LeaveJoint(config) : null;
         var ready = config.Learners
-            .Where(id => promoteWhenCaughtUp.Contains(id) && IsCaughtUp(progress.GetValueOrDefault(id), leaderLastIndex, maxLag))
+            .Where(id => promoteWhenCaughtUp.Contains(id) && progress.GetValueOrDefault(id) is { RecentActive: true } pr &&
+                         IsCaughtUp(pr, leaderLastIndex, maxLag))
             .Order().ToArray();
         if (ready.Length == 0) return null;
         var voters = config.Voters.Incoming.Ids.Union(ready).Order().ToArray();

@@ -14,7 +14,9 @@
         'Connect-RaftCluster', 'Disconnect-RaftCluster',
         'Set-RaftValue', 'Get-RaftValue', 'Remove-RaftValue',
         'Get-RaftMember', 'Add-RaftMember', 'Remove-RaftMember', 'Move-RaftLeader',
-        'Set-RaftFault', 'Clear-RaftFault'
+        'Set-RaftFault', 'Clear-RaftFault',
+        'New-RaftHistory', 'Import-RaftHistory', 'Export-RaftHistory', 'Test-RaftHistory',
+        'Start-RaftWorkload', 'Wait-RaftWorkload', 'Stop-RaftWorkload'
     )
     FunctionsToExport      = @()
     VariablesToExport      = @()
