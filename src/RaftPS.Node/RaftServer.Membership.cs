@@ -24,6 +24,12 @@ public sealed partial class RaftServer
     private MemberTable _appliedMembers = MemberTable.Empty;
     private ulong _appliedConfigIndex;
     private readonly Dictionary<ulong, long> _lastRemovedNotice = new();
+    // Index of the last configuration entry the leader proposed by itself (promotion, leaving joint).
+    private ulong _autoChangeIndex;
+
+    private bool OnlyAutomaticStepPending() =>
+        _raft.Config.Voters.IsJoint ? _raft.Config.AutoLeave
+        : !_raft.ConfEntryPending || _autoChangeIndex > _raft.Log.Applied;
     private volatile bool _removed;
 
     /// <summary>True once this node applied a configuration that removed it: it no longer campaigns or serves.</summary>
@@ -122,6 +128,7 @@ public sealed partial class RaftServer
             ? _members.RetainOnly(nextConfig.AllIds)
             : _members.WithoutPromotion(_members.Members.Where(m => nextConfig.IsVoter(m.NodeId)).Select(m => m.Id));
         var index = ProposeConfiguration(next with { Context = table.Encode() });
+        if (index > 0) _autoChangeIndex = index;
         if (index > 0) _log.LogInformation("membership: proposed {Config} at {Index}", nextConfig, index);
     }
 
@@ -157,11 +164,12 @@ public sealed partial class RaftServer
             Reply(from, new ClientReply { RequestId = r.RequestId, NodeStatus = BuildStatus() });
             return;
         }
-        if (error == MembershipError.ChangeInProgress && !_raft.ConfEntryPending && !_raft.Config.Voters.IsJoint)
+        if (error == MembershipError.ChangeInProgress && OnlyAutomaticStepPending())
         {
-            // Only this new leader's no-op is outstanding (it must commit before any change, Ongaro 2015): a moment's
-            // wait, not another operator's change. Unavailable makes the client retry.
-            Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = "the new leader is committing its first entry; retry" });
+            // Only this new leader's no-op (it must commit before any change, Ongaro 2015) or an automatic step (a
+            // promotion, leaving a joint configuration) is outstanding: a moment's wait, not another operator's change.
+            // Unavailable makes the client retry.
+            Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = "a membership step is completing; retry" });
             return;
         }
         if (error != MembershipError.None)
