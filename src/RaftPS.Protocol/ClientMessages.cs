@@ -47,6 +47,12 @@ public enum ReplyStatus : byte
     Unavailable = 5,
     BadRequest = 6,
     SessionExpired = 7,
+    /// <summary>The node's ingress queue is full: back off and retry (nothing was done).</summary>
+    Busy = 8,
+    /// <summary>The request carried no credential the node accepts (none, or a wrong or retired secret). Sent in plaintext, never larger than the request.</summary>
+    Unauthorized = 9,
+    /// <summary>The credential is valid but its role may not do this (e.g. a client credential asking for a membership change).</summary>
+    Forbidden = 10,
 }
 
 /// <summary>

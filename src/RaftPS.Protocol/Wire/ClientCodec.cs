@@ -110,7 +110,7 @@ public static class ClientCodec
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(r);
-        if (r.Status > ReplyStatus.SessionExpired) throw new WireFormatException($"undefined reply status {(byte)r.Status}");
+        if (r.Status > ReplyStatus.Forbidden) throw new WireFormatException($"undefined reply status {(byte)r.Status}");
         w.WriteVarUInt64(r.RequestId);
         w.WriteByte((byte)r.Status);
         var fields = (r.Stale ? ReplyFields.Stale : 0)
@@ -140,7 +140,7 @@ public static class ClientCodec
         var rd = new WireReader(payload);
         ulong requestId = rd.ReadVarUInt64();
         byte status = rd.ReadByte();
-        if (status > (byte)ReplyStatus.SessionExpired) throw new WireFormatException($"unknown reply status {status}");
+        if (status > (byte)ReplyStatus.Forbidden) throw new WireFormatException($"unknown reply status {status}");
         byte fieldsByte = rd.ReadByte();
         if ((fieldsByte & ~31) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
         var fields = (ReplyFields)fieldsByte;
