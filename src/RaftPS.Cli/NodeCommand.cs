@@ -43,9 +43,12 @@ internal sealed partial class CliApp
         {
             id, cluster, data, bind, logLevel, noFsync, snapshotMb, segmentMb, tickMs, allowFaults,
         };
+        var keys = new CredentialOptions();
+        keys.AddNodeOptionsTo(command);
         command.SetAction((pr, ct) => Guarded(token => RunNodeAsync(new NodeArgs(
             pr.GetValue(id)!, pr.GetValue(cluster)!, pr.GetValue(data)!, pr.GetValue(bind), pr.GetValue(logLevel)!,
-            pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs), pr.GetValue(allowFaults)), token), json: false, ct));
+            pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs), pr.GetValue(allowFaults))
+            { Keys = keys.Files(pr), Insecure = pr.GetValue(keys.Insecure) }, token), json: false, ct));
         return command;
     }
 
@@ -78,7 +81,11 @@ internal sealed partial class CliApp
     }
 
     private sealed record NodeArgs(string Id, string ClusterFile, string DataDirectory, string? Bind, string LogLevel, bool NoFsync,
-        int SnapshotThresholdMb, int SegmentMb, int TickMs, bool AllowFaultInjection);
+        int SnapshotThresholdMb, int SegmentMb, int TickMs, bool AllowFaultInjection)
+    {
+        public CredentialOptions.KeyFiles Keys { get; init; } = new(null, null, null);
+        public bool Insecure { get; init; }
+    }
 
     private async Task<int> RunNodeAsync(NodeArgs a, CancellationToken cancellationToken)
     {
@@ -110,6 +117,8 @@ internal sealed partial class CliApp
             TickInterval = TimeSpan.FromMilliseconds(a.TickMs),
             LoggerFactory = loggerFactory,
             AllowFaultInjection = a.AllowFaultInjection,
+            Credentials = a.Keys.Load(),
+            Insecure = a.Insecure,
         };
         if (a.NoFsync) _err.WriteLine($"warning: node {member.Id} runs without fsync; acknowledged writes can be lost on power failure");
         if (a.AllowFaultInjection) _err.WriteLine($"warning: node {member.Id} accepts fault injection; any client of the cluster can drop, delay or cut off its traffic (drills only)");
@@ -118,6 +127,10 @@ internal sealed partial class CliApp
         try
         {
             server = RaftServer.Start(options);
+        }
+        catch (InsecureConfigurationException e)
+        {
+            throw new UsageException(e.Message);
         }
         catch (SocketException e)
         {
@@ -131,6 +144,7 @@ internal sealed partial class CliApp
             throw;
         }
 
+        using var reload = a.Keys.ReloadOnHangup(server, _err, member.Id);
         try
         {
             _out.WriteLine(ReadyLine(member.Id, server.EndPoint, cluster.ClusterName));

@@ -64,7 +64,7 @@ public sealed partial class RaftClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         var baseline = RaftClientOptions.For(cluster);
-        return new RaftClient(settings with { Endpoints = baseline.Endpoints, ClusterName = baseline.ClusterName, ClusterKey = baseline.ClusterKey });
+        return new RaftClient(settings with { Endpoints = baseline.Endpoints, ClusterName = baseline.ClusterName, ClusterKey = settings.ClusterKey ?? baseline.ClusterKey });
     }
 
     public RaftClientOptions Options => _options;
@@ -216,6 +216,7 @@ public sealed partial class RaftClient : IAsyncDisposable
             if (remaining <= 0) break;
             var request = new ClientRequest { RequestId = NextRequestId(), Op = ClientOp.Status };
             var (outcome, reply) = await AttemptAsync(request, target, Math.Min(_attemptMs, remaining), cancellationToken).ConfigureAwait(false);
+            if (reply is { Status: ReplyStatus.Unauthorized or ReplyStatus.Forbidden }) throw RaftAccessDeniedException.For(reply);
             if (reply is { Status: ReplyStatus.Ok, NodeStatus: { } status })
             {
                 if (IsLeaderRole(status.Role))
@@ -371,6 +372,12 @@ public sealed partial class RaftClient : IAsyncDisposable
                             if (route == Route.Leader) ForgetLeader(target);
                             target = NextTarget(ref cursor, target, preferLeader: route == Route.Leader);
                         }
+                        await BackoffAsync(ref backoffs, deadline, ct).ConfigureAwait(false);
+                        continue;
+
+                    case ReplyStatus.Busy:
+                        // Refused before it was queued (nothing applied): give the node room, then try again.
+                        (trace ??= new()).Note(target, Describe(reply));
                         await BackoffAsync(ref backoffs, deadline, ct).ConfigureAwait(false);
                         continue;
 
@@ -543,6 +550,7 @@ public sealed partial class RaftClient : IAsyncDisposable
         ReplyStatus.VersionMismatch => new RaftVersionMismatchException(key, reply.Version, null),
         ReplyStatus.ValueTooLarge => new RaftValueTooLargeException(key, reply.Error),
         ReplyStatus.BadRequest => new RaftBadRequestException($"request for '{key}' rejected: {reply.Error ?? "bad request"}"),
+        ReplyStatus.Unauthorized or ReplyStatus.Forbidden => RaftAccessDeniedException.For(reply),
         _ => new RaftClientException($"unexpected reply {reply.Status} for '{key}'{(reply.Error is null ? "" : $": {reply.Error}")}"),
     };
 

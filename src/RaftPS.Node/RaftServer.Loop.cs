@@ -73,9 +73,10 @@ public sealed partial class RaftServer
         switch (ev)
         {
             case LoopEvent.Peer p:
-                if (IsWellFormedPeerMessage(p.Message)) _raft.Step(p.Message);
+                if (IsWellFormedPeerMessage(p.Message) && PeerMessageValidator.FitsLocalLog(p.Message, _raft.Log.LastIndex)) _raft.Step(p.Message);
                 break;
             case LoopEvent.Client c:
+                Interlocked.Decrement(ref _queuedClientRequests);
                 HandleClient(c.Request, c.From);
                 break;
             case LoopEvent.Tick:

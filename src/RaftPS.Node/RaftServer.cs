@@ -108,11 +108,14 @@ public sealed partial class RaftServer : IAsyncDisposable
             var peers = new PeerAddressBook(options.Cluster.Members.Where(m => m.NodeId != self.NodeId)
                 .Select(m => KeyValuePair.Create(m.NodeId, m.ResolveEndPoint())));
             var bind = new IPEndPoint(options.BindAddress ?? self.ResolveEndPoint().Address, self.Port);
-            var wire = new WireOptions { ClusterKey = options.Cluster.Key is { Length: > 0 } k ? ClusterId.KeyFromSecret(k) : null };
+            var keys = NodeSecurity.KeyringFor(options);
+            NodeSecurity.CheckBind(bind.Address, keys, options.Insecure, log);
+            var wire = new WireOptions { Keys = keys };
             var transport = new UdpTransport(bind, options.Cluster.ClusterId, self.NodeId, peers, new TransportOptions { Wire = wire }, log);
             var server = new RaftServer(options, log, self, storage, transport, raft, kv);
             transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
-            transport.ClientRequestReceived += (r, from) => server.Post(new LoopEvent.Client(r, from));
+            transport.ClientRequestReceived += server.PostClient;
+            transport.AdmitClientRequest = server.AdmitClient;
             transport.Start();
             server._loop = server._loopDone.Task;
             new Thread(server.RunLoopThread) { IsBackground = true, Name = $"raftps-loop-{self.Id}" }.Start();
