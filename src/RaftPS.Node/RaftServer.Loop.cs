@@ -73,7 +73,7 @@ public sealed partial class RaftServer
         switch (ev)
         {
             case LoopEvent.Peer p:
-                if (IsWellFormedPeerMessage(p.Message) && PeerMessageValidator.FitsLocalLog(p.Message, _raft.Log.LastIndex)) _raft.Step(p.Message);
+                if (IsWellFormedPeerMessage(p.Message)) _raft.Step(p.Message);
                 break;
             case LoopEvent.Client c:
                 Interlocked.Decrement(ref _queuedClientRequests);
@@ -89,19 +89,14 @@ public sealed partial class RaftServer
     }
 
     /// <summary>
-    /// Peers are authenticated by the transport (cluster id, sender, optional key), but a datagram can still carry a
-    /// message a correct peer never sends; those are dropped here instead of reaching the core.
+    /// The transport proved the sender (peer key, configured address); every field is checked here, against the current
+    /// membership and log, before the core sees it (<see cref="PeerMessageValidator"/>). Drops are counted.
     /// </summary>
     private bool IsWellFormedPeerMessage(Message m)
     {
-        if (m.To != _self.NodeId || m.Term == 0 || !_membersByNodeId.ContainsKey(m.From) || m.From == _self.NodeId) return false;
-        if (m.Type is MessageType.Hup or MessageType.Beat) return false; // local-only kinds
-        for (int i = 0; i < m.Entries.Count; i++)
-        {
-            var e = m.Entries[i];
-            if (e.Index != m.Index + 1 + (ulong)i || e.Term > m.Term || e.Term == 0) return false;
-        }
-        if (m.Type == MessageType.InstallSnapshot && (m.Snapshot is null || m.Snapshot.Index == 0)) return false;
-        return true;
+        if (_membersByNodeId.ContainsKey(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
+            && PeerMessageValidator.FitsLocalLog(m, _raft.Log.LastIndex)) return true;
+        _transport.Counters.CountDrop(Protocol.Wire.DropReason.InvalidPeerMessage);
+        return false;
     }
 }

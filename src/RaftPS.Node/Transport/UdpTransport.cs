@@ -18,8 +18,8 @@ namespace RaftPS.Node.Transport;
 /// <para>
 /// The trust boundary lives here, in one place: a Raft message reaches the node only if it was sealed with a peer key
 /// (when the node holds one), came from the address the <see cref="Peers"/> book lists for its sender (the book follows
-/// the replicated configuration), names that sender and this node in its body, and passes
-/// <see cref="PeerMessageValidator"/>. A client request reaches the node only if its credential may do what it asks
+/// the replicated configuration) and names that sender and this node in its body; the server then checks every field
+/// (<see cref="PeerMessageValidator"/>) before the core sees it. A client request reaches the node only if its credential may do what it asks
 /// (<see cref="ClientAuthorization"/>); otherwise it gets a short unauthorized / forbidden answer or a counted drop.
 /// </para>
 /// </summary>
@@ -386,12 +386,7 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
                 Counters.CountDrop(DropReason.Misaddressed);
                 return;
             }
-            if (PeerMessageValidator.Validate(m, NodeId) is { } problem)
-            {
-                Counters.CountDrop(DropReason.InvalidPeerMessage);
-                if (_logger.IsEnabled(LogLevel.Debug)) _logger.LogDebug("Node {NodeId} dropped {Message}: {Problem}", NodeId, m, problem);
-                return;
-            }
+
             if (faults.Delay > TimeSpan.Zero)
             {
                 _ = DeliverLaterAsync(m, faults.Delay);

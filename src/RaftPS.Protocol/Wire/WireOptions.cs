@@ -31,8 +31,8 @@ public sealed class WireOptions
 
     public bool IsSealed => Keys is { IsEmpty: false };
 
-    /// <summary>Bytes of payload one datagram can carry (room for a tag is always kept, sealed or not, so both agree).</summary>
-    public int MaxChunkPayload => MaxDatagramSize - Datagram.HeaderSize - Datagram.TagSize;
+    /// <summary>Bytes of payload one datagram can carry under these options (room for the tag when keyed).</summary>
+    public int MaxChunkPayload => MaxDatagramSize - Datagram.HeaderSize - (IsSealed ? Datagram.TagSize : 0);
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for settings that cannot work.</summary>
     public WireOptions Validate()
