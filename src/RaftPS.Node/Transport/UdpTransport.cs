@@ -350,7 +350,16 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
     private void HandleDatagram(Span<byte> datagram, SocketAddress source)
     {
         int datagramLength = datagram.Length;
-        if (!_receiver.TryAccept(datagram, out var header, out var payload)) return;
+        bool sealedRequest = IsSealedRequestOfThisCluster(datagram);
+        if (!_receiver.TryAccept(datagram, out var header, out var payload, out var dropped))
+        {
+            // A request we cannot open (a wrong or retired key) has no readable request id: answer "unauthorized" for
+            // request 0, in plaintext, no larger than what arrived; the client fails its waiting requests with it.
+            // Only for a key failure: a replay must not let anyone fail an honest client's requests.
+            if (sealedRequest && dropped == DropReason.BadAuth && !_faults.Suspended)
+                SendBoundedReply(new ClientReply { Status = ReplyStatus.Unauthorized }, EndPointOf(source), datagramLength);
+            return;
+        }
         var faults = _faults;
         if (faults.Suspended)
         {
@@ -368,6 +377,15 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         if (isPeer && (faults.PartitionedFrom.Contains(header.SenderId) || (faults.DropRate > 0 && NextFaultDouble() < faults.DropRate)))
         {
             Counters.CountDrop(DropReason.FaultInjected);
+            return;
+        }
+        if (!isPeer && header.Role == CredentialRole.None && _keys.Has(CredentialRole.Client))
+        {
+            // Plaintext to a node that requires a client credential: never buffered for reassembly. A single-datagram
+            // request is told "unauthorized" (bounded); chunks are only counted.
+            Counters.CountDrop(DropReason.Unauthenticated);
+            if (!header.IsChunked && ClientCodec.TryReadRequest(payload, out var refused))
+                SendBoundedReply(new ClientReply { RequestId = refused.RequestId, Status = ReplyStatus.Unauthorized }, EndPointOf(source), datagramLength);
             return;
         }
         if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
@@ -410,7 +428,8 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             // We cannot seal an answer for a sender without a key: a plaintext one, and only if it is no larger than what
             // arrived, so a spoofed source cannot turn this node into an amplifier.
             Counters.CountDrop(DropReason.Unauthenticated);
-            SendBoundedReply(new ClientReply { RequestId = request.RequestId, Status = status, Error = error }, from, datagramLength);
+            // No error text: the status says it all, and the answer must stay smaller than the smallest request.
+            SendBoundedReply(new ClientReply { RequestId = request.RequestId, Status = status }, from, datagramLength);
             return;
         }
         if (status != ReplyStatus.Ok)
@@ -421,11 +440,16 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         if (AdmitClientRequest is { } admit && !admit())
         {
             Counters.CountDrop(DropReason.Busy);
-            SendBoundedReply(new ClientReply { RequestId = request.RequestId, Status = ReplyStatus.Busy, Error = "busy" }, from, datagramLength);
+            SendBoundedReply(new ClientReply { RequestId = request.RequestId, Status = ReplyStatus.Busy }, from, datagramLength);
             return;
         }
         ClientRequestReceived?.Invoke(request, from);
     }
+
+    private bool IsSealedRequestOfThisCluster(ReadOnlySpan<byte> d) =>
+        d.Length > Datagram.HeaderSize && d[5] == (byte)MessageKind.ClientRequest && d[6] == (byte)DatagramFlags.Sealed
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(d) == Datagram.Magic && d[4] == Datagram.Version
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(d[7..]) == ClusterId;
 
     private bool IsPeerAddress(ulong sender, SocketAddress source) =>
         Peers.TryGet(sender, out var configured) && AddressOf(configured).Equals(source);

@@ -61,32 +61,41 @@ public sealed class DatagramReceiver
     /// <summary>
     /// Counts the datagram as received, then validates and (sealed) decrypts it in place; drops are counted here.
     /// </summary>
-    public bool TryAccept(Span<byte> datagram, out DatagramHeader header, out ReadOnlySpan<byte> payload)
+    public bool TryAccept(Span<byte> datagram, out DatagramHeader header, out ReadOnlySpan<byte> payload) =>
+        TryAccept(datagram, out header, out payload, out _);
+
+    /// <summary><see cref="TryAccept(Span{byte}, out DatagramHeader, out ReadOnlySpan{byte})"/>, saying why a datagram was dropped.</summary>
+    public bool TryAccept(Span<byte> datagram, out DatagramHeader header, out ReadOnlySpan<byte> payload, out DropReason dropped)
     {
         Counters.CountReceived();
+        dropped = DropReason.None;
         var keys = _keys;
         if (!Datagram.TryParse(datagram, ClusterId, keys, out header, out var opened, out var reason))
         {
             payload = default;
+            dropped = reason;
             Counters.CountDrop(reason);
             return false;
         }
         payload = opened;
         if ((_acceptedKinds & (1 << (int)header.Kind)) == 0)
         {
-            Counters.CountDrop(DropReason.UnexpectedKind);
+            dropped = DropReason.UnexpectedKind;
+            Counters.CountDrop(dropped);
             return false;
         }
         // Only a peer key makes a Raft message; plaintext ones only where no peer key exists at all (an insecure cluster).
         if (header.Kind == MessageKind.Raft && header.Role != (keys.Has(CredentialRole.Peer) ? CredentialRole.Peer : CredentialRole.None))
         {
-            Counters.CountDrop(DropReason.AuthMismatch);
+            dropped = DropReason.AuthMismatch;
+            Counters.CountDrop(dropped);
             return false;
         }
         // After the tag verified: a forged datagram cannot advance a window.
         if (header.IsSealed && !_replays.TryAccept(header.Role, header.SenderId, header.Epoch, header.Counter))
         {
-            Counters.CountDrop(DropReason.Replayed);
+            dropped = DropReason.Replayed;
+            Counters.CountDrop(dropped);
             return false;
         }
         return true;

@@ -219,7 +219,14 @@ public class UdpFuzzTests(ITestOutputHelper output)
                 {
                     RaftCodec.Write(w, m);
                     var framed = new List<byte[]>();
-                    framer.Frame(MessageKind.Raft, w, sealWith ?? framer.DefaultKey(MessageKind.Raft), framed, static (l, d) => l.Add(d.ToArray()));
+                    // A client key cannot seal Raft datagrams: its holder seals a request and relabels it Raft.
+                    var kind = sealWith is { Role: not CredentialRole.Peer } ? MessageKind.ClientRequest : MessageKind.Raft;
+                    framer.Frame(kind, w, sealWith ?? framer.DefaultKey(MessageKind.Raft), framed, static (l, d) =>
+                    {
+                        var copy = d.ToArray();
+                        copy[5] = (byte)MessageKind.Raft;
+                        l.Add(copy);
+                    });
                     if (verify) VerifyAccepted(wire, cluster, framed, m);
                     datagrams.AddRange(framed);
                 }
