@@ -12,10 +12,10 @@ public sealed class InsecureConfigurationException(string message) : Exception(m
 public static class NodeSecurity
 {
     /// <summary>The node's keyring: its credentials, plus the cluster file's key as an accepted client secret.</summary>
-    public static Keyring KeyringFor(NodeOptions options)
+    public static Keyring KeyringFor(NodeOptions options, ulong clusterId)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new Keyring(options.Cluster.ClusterId, options.Credentials.WithClientSecret(options.Cluster.Key));
+        return new Keyring(clusterId, options.Credentials.WithClientSecret(options.Cluster?.Key ?? options.ClusterKey));
     }
 
     /// <summary>

@@ -31,7 +31,7 @@ public sealed partial class RaftServer
     public void UpdateCredentials(ClusterCredentials credentials)
     {
         ArgumentNullException.ThrowIfNull(credentials);
-        var keys = NodeSecurity.KeyringFor(_options with { Credentials = credentials });
+        var keys = NodeSecurity.KeyringFor(_options with { Credentials = credentials }, _transport.ClusterId);
         if (!keys.Has(CredentialRole.Peer) && _transport.Keys.Has(CredentialRole.Peer))
             throw new ArgumentException("cannot drop the peer credential of a running node");
         _transport.Keys = keys;

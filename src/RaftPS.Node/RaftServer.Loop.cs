@@ -57,6 +57,7 @@ public sealed partial class RaftServer
             if (n > 0 || ticked)
             {
                 FlushBatches();
+                AdvanceMembership();
                 ProcessReady();
                 // A step-down (e.g. CheckQuorum) need not produce a Ready; answer the waiting clients anyway.
                 NoticeRoleChanges();
@@ -80,7 +81,8 @@ public sealed partial class RaftServer
                 HandleClient(c.Request, c.From);
                 break;
             case LoopEvent.Tick:
-                _raft.Tick();
+                // A removed server stays silent: its elections would only be refused (thesis §4.2.3).
+                if (!_removed) _raft.Tick();
                 break;
             case LoopEvent.Invoke i:
                 i.Action();
@@ -89,12 +91,15 @@ public sealed partial class RaftServer
     }
 
     /// <summary>
-    /// The transport proved the sender (peer key, configured address); every field is checked here, against the current
-    /// membership and log, before the core sees it (<see cref="PeerMessageValidator"/>). Drops are counted.
+    /// Peers are authenticated by the transport (cluster id, sender, optional key), but a datagram can still carry a
+    /// message a correct peer never sends; those are dropped here instead of reaching the core. Removed servers are
+    /// refused. A sender this node does not know yet is accepted: it may be a member added by a configuration entry this
+    /// node has not received (refusing it would keep a lagging follower from ever learning of its new leader).
     /// </summary>
+    /// Every field is checked (<see cref="PeerMessageValidator"/>) against the current log before the core sees it; drops are counted.
     private bool IsWellFormedPeerMessage(Message m)
     {
-        if (_membersByNodeId.ContainsKey(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
+        if (!IsFromRemovedServer(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
             && PeerMessageValidator.FitsLocalLog(m, _raft.Log.LastIndex)) return true;
         _transport.Counters.CountDrop(Protocol.Wire.DropReason.InvalidPeerMessage);
         return false;

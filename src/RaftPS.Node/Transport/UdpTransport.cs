@@ -62,7 +62,7 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         Options = options;
         Counters = new WireCounters();
         _framer = new DatagramFramer(options.Wire, clusterId, nodeId);
-        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest);
+        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.Removed);
         _keys = options.Wire.Keys ?? Keyring.Empty;
         _faultRandom = new Random(options.FaultSeed ?? unchecked((int)nodeId * 7919 + 17));
 
@@ -182,6 +182,29 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             WireWriter.Return(w);
         }
     }
+
+    /// <summary>Tells peer <paramref name="to"/> it was removed by the configuration committed at <paramref name="configIndex"/>.</summary>
+    public bool SendRemovedNotice(ulong to, ulong configIndex)
+    {
+        if (_disposed) return false;
+        var faults = _faults;
+        if (faults.Suspended || faults.PartitionedFrom.Contains(to) || !Peers.TryGet(to, out var peer)) return false;
+        var address = AddressOf(peer);
+        var w = WireWriter.Rent();
+        try
+        {
+            w.WriteVarUInt64(configIndex);
+            _framer.Frame(MessageKind.Removed, w, (this, address, faults), static (s, d) => s.Item1.SendPeerDatagram(d, s.address, s.faults));
+            return true;
+        }
+        finally
+        {
+            WireWriter.Return(w);
+        }
+    }
+
+    /// <summary>A member said this node was removed (sender id, configuration index). Raised on the receive thread.</summary>
+    public event Action<ulong, ulong>? RemovedNoticeReceived;
 
     /// <summary>Sends a reply to a client address received with its request. Only <see cref="FaultSettings.Suspended"/> affects client traffic.</summary>
     public bool SendReply(ClientReply reply, EndPoint to)
@@ -366,10 +389,13 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             Counters.CountDrop(DropReason.FaultInjected);
             return;
         }
-        bool isPeer = header.Kind == MessageKind.Raft;
+        bool isPeer = header.Kind is MessageKind.Raft or MessageKind.Removed;
         // A peer speaks only from its configured address: a key holder elsewhere (or a spoofer of an insecure cluster's
-        // sender id) is not that member. Checked per datagram, against the book that follows the configuration.
-        if (isPeer && !IsPeerAddress(header.SenderId, source))
+        // sender id) is not that member. Checked per datagram, against the book that follows the configuration. A sender
+        // not in the book yet (a member added by an entry this node has not seen) is learned where it speaks from — but
+        // only when the peer key proved it a member, or the cluster has no peer key at all.
+        if (isPeer && !IsPeerAddress(header.SenderId, source)
+            && (Peers.TryGet(header.SenderId, out _) || (header.Role != CredentialRole.Peer && _keys.Has(CredentialRole.Peer))))
         {
             Counters.CountDrop(DropReason.WrongSource);
             return;
@@ -390,6 +416,23 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         }
         if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
 
+        if (header.Kind == MessageKind.Removed)
+        {
+            ulong configIndex;
+            try
+            {
+                var reader = new WireReader(message.Payload);
+                configIndex = reader.ReadVarUInt64();
+                reader.EnsureEnd();
+            }
+            catch (WireFormatException)
+            {
+                Counters.CountDrop(DropReason.Malformed);
+                return;
+            }
+            RemovedNoticeReceived?.Invoke(header.SenderId, configIndex);
+            return;
+        }
         if (isPeer)
         {
             if (!RaftCodec.TryRead(message.Payload, out var m))
@@ -404,7 +447,9 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
                 Counters.CountDrop(DropReason.Misaddressed);
                 return;
             }
-
+            // A sender missing from the address book is a member added by a configuration entry this node has not seen
+            // yet, or the leader of a cluster this joiner waits to enter: answer it where it speaks from.
+            if (!Peers.TryGet(m.From, out _)) Peers.Set(m.From, EndPointOf(source));
             if (faults.Delay > TimeSpan.Zero)
             {
                 _ = DeliverLaterAsync(m, faults.Delay);

@@ -50,7 +50,7 @@ public sealed class DatagramFramer
     public WireKey? DefaultKey(MessageKind kind)
     {
         var keys = _keys;
-        return kind == MessageKind.Raft
+        return kind is MessageKind.Raft or MessageKind.Removed
             ? keys.Current(CredentialRole.Peer)
             : keys.Current(CredentialRole.Admin) ?? keys.Current(CredentialRole.Client);
     }

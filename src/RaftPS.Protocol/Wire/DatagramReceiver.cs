@@ -85,7 +85,7 @@ public sealed class DatagramReceiver
             return false;
         }
         // Only a peer key makes a Raft message; plaintext ones only where no peer key exists at all (an insecure cluster).
-        if (header.Kind == MessageKind.Raft && header.Role != (keys.Has(CredentialRole.Peer) ? CredentialRole.Peer : CredentialRole.None))
+        if (header.Kind is MessageKind.Raft or MessageKind.Removed && header.Role != (keys.Has(CredentialRole.Peer) ? CredentialRole.Peer : CredentialRole.None))
         {
             dropped = DropReason.AuthMismatch;
             Counters.CountDrop(dropped);

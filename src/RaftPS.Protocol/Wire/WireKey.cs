@@ -88,7 +88,7 @@ public sealed class WireKey : IDisposable
     // Peer keys carry only Raft messages; client and admin keys carry only requests (one key) and replies (the other).
     private AesGcm? AeadFor(MessageKind kind) => (Role, kind) switch
     {
-        (CredentialRole.Peer, MessageKind.Raft) => _peerOrRequest,
+        (CredentialRole.Peer, MessageKind.Raft or MessageKind.Removed) => _peerOrRequest,
         (CredentialRole.Client or CredentialRole.Admin, MessageKind.ClientRequest) => _peerOrRequest,
         (CredentialRole.Client or CredentialRole.Admin, MessageKind.ClientReply) => _reply,
         _ => null,
