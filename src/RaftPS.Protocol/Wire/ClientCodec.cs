@@ -32,7 +32,7 @@ public static class ClientCodec
     }
 
     private const ClientOp LastOp = ClientOp.PromoteMember;
-    private const ReplyStatus LastStatus = ReplyStatus.MembershipRejected;
+    private const ReplyStatus LastStatus = ReplyStatus.Forbidden;
 
     public static void Write(WireWriter w, ClientRequest r)
     {
