@@ -162,9 +162,32 @@ public sealed partial class RaftClient : IAsyncDisposable
         if (!IsWellFormed(pattern)) throw new ArgumentException("pattern is not well-formed Unicode (unpaired surrogate)", nameof(pattern));
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         CheckConsistency(consistency);
-        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.List, Key = pattern, Limit = limit, Consistency = consistency },
+        // Nodes answer in pages (bounded replies); follow the continuation until the limit or the last page.
+        var all = new List<KvItem>();
+        string? after = null;
+        do
+        {
+            int want = limit == 0 ? 0 : limit - all.Count;
+            var page = await ListPageAsync(pattern, after, want, consistency, cancellationToken).ConfigureAwait(false);
+            all.AddRange(page.Items);
+            after = page.ContinuationToken;
+        } while (after is not null && (limit == 0 || all.Count < limit));
+        return all;
+    }
+
+    /// <summary>
+    /// One page of matches after <paramref name="after"/> (null: from the start), at most <paramref name="limit"/> items
+    /// (0: the node's default page). Continue with the returned token while it is not null. Each page is its own read.
+    /// </summary>
+    public async Task<(IReadOnlyList<KvItem> Items, string? ContinuationToken)> ListPageAsync(string pattern, string? after, int limit = 0,
+        ReadConsistency consistency = ReadConsistency.Linearizable, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        CheckConsistency(consistency);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.List, Key = pattern, Limit = limit, After = after, Consistency = consistency },
             RouteFor(consistency), null, _deadlineMs, cancellationToken).ConfigureAwait(false);
-        return reply.Status == ReplyStatus.Ok ? reply.Items : throw ErrorFor(reply, pattern);
+        return reply.Status == ReplyStatus.Ok ? (reply.Items, reply.ContinuationToken) : throw ErrorFor(reply, pattern);
     }
 
     /// <summary>Status of the node at <paramref name="endpoint"/> (that node only, no redirect).</summary>

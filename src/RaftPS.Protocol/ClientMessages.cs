@@ -100,6 +100,8 @@ public sealed record ClientRequest
     public int Limit { get; init; }
     /// <summary>SetFaults: the faults to inject.</summary>
     public FaultSpec? Faults { get; init; }
+    /// <summary>List: continue after this key (the <see cref="ClientReply.ContinuationToken"/> of the previous page).</summary>
+    public string? After { get; init; }
     /// <summary>AddMember: the new member's "host:port".</summary>
     public string? Endpoint { get; init; }
     /// <summary>AddMember: keep the new member a learner (no automatic promotion).</summary>
@@ -174,4 +176,6 @@ public sealed record ClientReply
     public string? Error { get; init; }
     public NodeStatus? NodeStatus { get; init; }
     public MembershipError MembershipError { get; init; }
+    /// <summary>List: more matches may follow; ask again with this as <see cref="ClientRequest.After"/>. Null on the last page.</summary>
+    public string? ContinuationToken { get; init; }
 }
