@@ -125,6 +125,8 @@ public sealed partial class RaftServer : IAsyncDisposable
             var server = new RaftServer(options, log, self, storage, transport, raft, kv) { ClusterName = identity.Cluster };
             server.FollowConfiguration();
             server._appliedMembers = MemberTable.Decode(raft.ConfStateAt(raft.Log.Applied).Context);
+            // Removed in a configuration a snapshot already covers: there is no entry left to apply that would say so.
+            server._removed = server._appliedMembers.IsRemoved(selfNodeId);
             server._status = server.BuildStatus();
             transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
             transport.RemovedNoticeReceived += (sender, index) => server.Post(new LoopEvent.Invoke(() => server.OnRemovedNotice(sender, index)));
