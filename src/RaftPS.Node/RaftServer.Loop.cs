@@ -74,7 +74,9 @@ public sealed partial class RaftServer
         switch (ev)
         {
             case LoopEvent.Peer p:
-                if (IsWellFormedPeerMessage(p.Message)) _raft.Step(p.Message);
+                if (!IsWellFormedPeerMessage(p.Message)) break;
+                if (_removedByNotice && p.Message.Type is MessageType.Append or MessageType.Heartbeat && p.Message.Term >= _raft.Term) UndoRemovedNotice();
+                _raft.Step(p.Message);
                 break;
             case LoopEvent.Client c:
                 Interlocked.Decrement(ref _queuedClientRequests);
@@ -99,9 +101,14 @@ public sealed partial class RaftServer
     /// Every field is checked (<see cref="PeerMessageValidator"/>) against the current log before the core sees it; drops are counted.
     private bool IsWellFormedPeerMessage(Message m)
     {
-        if (!IsFromRemovedServer(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
+        // A server that never received entries from a leader (its log is at most the bootstrap entry) cannot tell "new"
+        // from "lost its data" (an emptied data directory): it must not help elect a candidate that has entries it may
+        // have acknowledged before, or a committed entry can be overwritten. Fresh clusters still elect: there every
+        // candidate's log is the bootstrap entry too.
+        bool blankVoter = m.Type is MessageType.Vote or MessageType.PreVote && _raft.Log.LastIndex <= 1 && m.Index > 1;
+        if (!blankVoter && !IsFromRemovedServer(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
             && PeerMessageValidator.FitsLocalLog(m, _raft.Log.LastIndex)) return true;
-        _transport.Counters.CountDrop(Protocol.Wire.DropReason.InvalidPeerMessage);
+        if (!blankVoter) _transport.Counters.CountDrop(Protocol.Wire.DropReason.InvalidPeerMessage);
         return false;
     }
 }
