@@ -58,6 +58,7 @@ public sealed partial class RaftServer
             {
                 FlushBatches();
                 AdvanceMembership();
+                ProposeReplicatedSettings();
                 ProcessReady();
                 // A step-down (e.g. CheckQuorum) need not produce a Ready; answer the waiting clients anyway.
                 NoticeRoleChanges();
