@@ -14,10 +14,17 @@ public sealed partial class RaftServer
 {
     private long _bytesSinceSnapshot;
 
-    private void MaybeSnapshot()
+    /// <summary>An operator asked for a snapshot now (Save-RaftSnapshot): take one at the applied index, answer with it.</summary>
+    private void RequestSnapshot(ClientRequest r, System.Net.EndPoint from)
+    {
+        MaybeSnapshot(force: true);
+        Reply(from, new ClientReply { RequestId = r.RequestId, Version = _raft.Log.SnapshotIndex });
+    }
+
+    private void MaybeSnapshot(bool force = false)
     {
         var applied = _kv.AppliedIndex;
-        if (_bytesSinceSnapshot < _options.SnapshotThresholdBytes || applied <= _raft.Log.SnapshotIndex || applied != _raft.Log.Applied) return;
+        if ((!force && _bytesSinceSnapshot < _options.SnapshotThresholdBytes) || applied <= _raft.Log.SnapshotIndex || applied != _raft.Log.Applied) return;
         var meta = new SnapshotMetadata(applied, _raft.Log.Term(applied)!.Value, _raft.ConfStateAt(applied));
         var snapshot = new Snapshot(meta, _kv.TakeSnapshot());
         _storage.SaveSnapshot(snapshot);

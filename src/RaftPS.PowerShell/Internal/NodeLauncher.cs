@@ -7,7 +7,8 @@ namespace RaftPS.PowerShell;
 
 /// <summary>What a background node is started with (the parameters of Start-RaftNode that the child process gets).</summary>
 internal sealed record BackgroundNodeSpec(string Id, string? ClusterFile, string DataPath, string LogPath, bool AllowFaultInjection,
-    bool NoFsync, IReadOnlyList<string>? Join = null, string? Listen = null, string? ClusterName = null);
+    bool NoFsync, IReadOnlyList<string>? Join = null, string? Listen = null, string? ClusterName = null, bool Insecure = false,
+    string? PeerKeyFile = null, string? ClientKeyFile = null, string? AdminKeyFile = null);
 
 /// <summary>
 /// Starts a node as its own process: a pwsh that imports this module and runs Start-RaftNode in the foreground. It
@@ -137,6 +138,10 @@ internal static class NodeLauncher
         if (spec.ClusterName is not null) sb.Append(" -ClusterName ").Append(Quote(spec.ClusterName));
         if (spec.AllowFaultInjection) sb.Append(" -AllowFaultInjection");
         if (spec.NoFsync) sb.Append(" -NoFsync");
+        if (spec.Insecure) sb.Append(" -Insecure");
+        if (spec.PeerKeyFile is not null) sb.Append(" -PeerKeyFile ").Append(Quote(spec.PeerKeyFile));
+        if (spec.ClientKeyFile is not null) sb.Append(" -ClientKeyFile ").Append(Quote(spec.ClientKeyFile));
+        if (spec.AdminKeyFile is not null) sb.Append(" -AdminKeyFile ").Append(Quote(spec.AdminKeyFile));
         sb.Append(" } catch { Add-Content -LiteralPath ").Append(Quote(spec.LogPath))
           .Append(" -Value (\"fatal: \" + ($_ | Out-String)); exit 1 }");
         return sb.ToString();
