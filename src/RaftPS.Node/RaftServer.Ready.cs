@@ -36,10 +36,11 @@ public sealed partial class RaftServer
             // 3. Apply.
             if (rd.Snapshot is { } installed)
             {
-                var kv = new KvStateMachine(_options.Kv.SessionTimeoutMs, _options.Kv.MaxSessions);
+                var kv = new KvStateMachine();
                 kv.Restore(installed.Data);
                 _kv = kv;
                 _log.LogInformation("installed snapshot at {Index} (term {Term}) from the leader", installed.Index, installed.Term);
+                NoteAppliedConfiguration(installed.Metadata.ConfState, installed.Index);
             }
             foreach (var e in rd.CommittedEntries) Apply(e);
             foreach (var rs in rd.ReadStates)
@@ -112,7 +113,7 @@ public sealed partial class RaftServer
             foreach (var (_, reads) in _confirmedReads) foreach (var rd in reads) Reply(rd.ReplyTo, NotLeader(rd.Request));
             _confirmedReads.Clear();
             _pendingReads = _readBatch.Count;
-            foreach (var m in _pendingMembership.Values) Reply(m.ReplyTo, NotLeader(m.Request));
+            foreach (var m in _pendingMembership.Values.SelectMany(l => l)) Reply(m.ReplyTo, NotLeader(m.Request));
             _pendingMembership.Clear();
         }
         if (role != _lastRole || _raft.Term != _lastTerm)
