@@ -50,16 +50,16 @@ internal static class NodeLauncher
     }
 
     /// <summary>
-    /// Where the node will answer and how to talk to it: its address from -Listen, else the cluster file, else the identity
-    /// it stored in its data directory on an earlier start.
+    /// Where the node will answer and how to talk to it: its address from -Listen, else the identity it stored in its data
+    /// directory on an earlier start (after the first start that, not the cluster file, is the truth), else the cluster file.
     /// </summary>
     private static (RaftClientOptions Options, string Endpoint) Target(BackgroundNodeSpec spec)
     {
         var cluster = spec.ClusterFile is null ? null : ClusterDefinition.Load(spec.ClusterFile);
         var identity = RaftPS.Node.Membership.NodeIdentity.Load(spec.DataPath);
         string? endpoint = spec.Listen
-            ?? cluster?.Find(spec.Id)?.Endpoint
-            ?? (identity is null ? null : ClusterDefinition.FormatEndpoint(identity.Host, identity.Port));
+            ?? (identity is null ? null : ClusterDefinition.FormatEndpoint(identity.Host, identity.Port))
+            ?? cluster?.Find(spec.Id)?.Endpoint;
         if (endpoint is null)
         {
             if (cluster is not null && spec.Join is null)
@@ -70,7 +70,7 @@ internal static class NodeLauncher
         var options = new RaftClientOptions
         {
             Endpoints = [ClusterDefinition.ParseEndpoint(endpoint)],
-            ClusterName = cluster?.ClusterName ?? spec.ClusterName ?? identity?.Cluster ?? ClusterDefinition.DefaultClusterName,
+            ClusterName = identity?.Cluster ?? cluster?.ClusterName ?? spec.ClusterName ?? ClusterDefinition.DefaultClusterName,
             ClusterKey = cluster?.Key,
             AttemptTimeout = TimeSpan.FromMilliseconds(200),
             Deadline = TimeSpan.FromMilliseconds(400),
