@@ -74,6 +74,21 @@ public class SimulationTests
     }
 
     [Fact]
+    public void Fault_schedules_reach_the_dangerous_histories()
+    {
+        // The schedules the mutation script relies on (tests/mutations): pauses, Figure 8 crashes, snapshots to
+        // followers, reads answered by a node already behind the newest term, and a mix of schedules across seeds.
+        var rs = Enumerable.Range(1, 60).Select(s => Simulation.Run(new SimOptions { Seed = s, Nodes = 5 })).ToArray();
+        Assert.All(rs, r => Assert.True(r.Ok, string.Join("; ", r.Violations)));
+        Assert.True(rs.Sum(r => r.Pauses) > 60, "process pauses");
+        Assert.True(rs.Sum(r => r.Figure8Crashes) > 30, "figure 8 crashes");
+        Assert.True(rs.Sum(r => r.SnapshotsSent) > 10, "snapshots sent");
+        Assert.True(rs.Count(r => r.Schedule.Contains("fig8 on")) is > 10 and < 50, "figure 8 schedule on some seeds only");
+        Assert.True(rs.Count(r => r.Schedule.Contains("skew BeyondLease")) > 5, "clock skew beyond lease bounds");
+        Assert.True(rs.Select(r => r.Schedule).Distinct().Count() > 30, "schedules differ per seed");
+    }
+
+    [Fact]
     public void Sending_before_the_vote_is_durable_is_caught()
     {
         // Teeth: a driver that replies before persisting (paper Fig. 2 violated) must be reported within a few seeds.
