@@ -113,6 +113,7 @@ public sealed partial class RaftServer : IAsyncDisposable
             var server = new RaftServer(options, log, self, storage, transport, raft, kv);
             transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
             transport.ClientRequestReceived += (r, from) => server.Post(new LoopEvent.Client(r, from));
+            server.StartSnapshotStreaming();
             transport.Start();
             server._loop = server._loopDone.Task;
             new Thread(server.RunLoopThread) { IsBackground = true, Name = $"raftps-loop-{self.Id}" }.Start();
@@ -134,6 +135,7 @@ public sealed partial class RaftServer : IAsyncDisposable
         _wake.Set();
         try { await _loop.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (Exception ex) { _log.LogDebug(ex, "loop ended with error"); }
         await _transport.DisposeAsync().ConfigureAwait(false);
+        await StopSnapshotWorkAsync().ConfigureAwait(false);
         _storage.Dispose();
     }
 

@@ -16,7 +16,7 @@ namespace RaftPS.Node.Transport;
 /// sendto calls from the caller's thread; socket errors are counted, never thrown. Fault injection
 /// (<see cref="Faults"/>) sits between the socket and everything else. Thread-safe.
 /// </summary>
-public sealed class UdpTransport : IAsyncDisposable, IDisposable
+public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
 {
     // Windows reports ICMP port unreachable as WSAECONNRESET on the next receive unless this ioctl turns it off.
     private const int SioUdpConnReset = unchecked((int)0x9800000C);
@@ -54,7 +54,7 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         Options = options;
         Counters = new WireCounters();
         _framer = new DatagramFramer(options.Wire, clusterId, nodeId);
-        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest);
+        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.SnapshotChunk, MessageKind.SnapshotAck);
         _faultRandom = new Random(options.FaultSeed ?? unchecked((int)nodeId * 7919 + 17));
 
         _socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -320,13 +320,18 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             Counters.CountDrop(DropReason.FaultInjected);
             return;
         }
-        bool isPeer = header.Kind == MessageKind.Raft;
+        bool isPeer = header.Kind is MessageKind.Raft || IsStreamKind(header.Kind);
         if (isPeer && (faults.PartitionedFrom.Contains(header.SenderId) || (faults.DropRate > 0 && NextFaultDouble() < faults.DropRate)))
         {
             Counters.CountDrop(DropReason.FaultInjected);
             return;
         }
         if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
+        if (IsStreamKind(header.Kind))
+        {
+            DeliverStream(header.Kind, header.SenderId, message.Payload, faults);
+            return;
+        }
 
         if (isPeer)
         {
