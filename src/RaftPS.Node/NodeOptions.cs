@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RaftPS.Node.Snapshots;
+using RaftPS.Node.SnapshotStreaming;
 using RaftPS.Node.StateMachine;
 using RaftPS.Protocol;
 

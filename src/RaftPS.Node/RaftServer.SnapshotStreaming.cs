@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
-using RaftPS.Node.Snapshots;
+using RaftPS.Node.SnapshotStreaming;
 using RaftPS.Protocol.Wire;
 
 namespace RaftPS.Node;

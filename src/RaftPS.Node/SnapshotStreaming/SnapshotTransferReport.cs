@@ -1,4 +1,4 @@
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>A finished stream, for status and benchmarks.</summary>
 public sealed record SnapshotTransferReport(

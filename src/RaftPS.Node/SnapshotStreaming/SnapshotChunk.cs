@@ -1,4 +1,4 @@
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>
 /// The fixed part of a <see cref="RaftPS.Protocol.Wire.MessageKind.SnapshotChunk"/> datagram (layout in

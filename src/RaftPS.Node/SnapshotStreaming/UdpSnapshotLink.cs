@@ -1,7 +1,7 @@
 using RaftPS.Node.Transport;
 using RaftPS.Protocol.Wire;
 
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>Snapshot streams over the node's <see cref="UdpTransport"/>.</summary>
 public sealed class UdpSnapshotLink(UdpTransport transport) : ISnapshotLink

@@ -1,4 +1,4 @@
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>
 /// One snapshot stream from the leader to one follower: go-back-N over a window of chunks with cumulative

@@ -1,6 +1,6 @@
 using RaftPS.Protocol.Wire;
 
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>How snapshot streams reach peers: the node's UDP transport, or an in-memory network in tests.</summary>
 public interface ISnapshotLink

@@ -4,7 +4,7 @@ using RaftPS.Consensus;
 using RaftPS.Node.Transport;
 using RaftPS.Protocol.Wire;
 
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>
 /// Follower side of snapshot streaming (see <see cref="SnapshotSender"/>). Chunks go to a temp file in

@@ -1,4 +1,4 @@
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>What a follower says about a snapshot stream.</summary>
 public enum SnapshotAckStatus : byte

@@ -1,4 +1,4 @@
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>Flow control and timeouts of snapshot streams. Defaults suit a LAN or loopback.</summary>
 public sealed record SnapshotStreamOptions

@@ -1,4 +1,4 @@
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>How a snapshot stream ended.</summary>
 public enum SnapshotTransferOutcome

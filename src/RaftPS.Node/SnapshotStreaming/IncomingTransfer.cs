@@ -1,7 +1,7 @@
 using System.Collections;
 using Microsoft.Win32.SafeHandles;
 
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>Where a follower's copy of one stream stands.</summary>
 internal enum IncomingState

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
 using RaftPS.Protocol.Wire;
 
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>
 /// Leader side of snapshot streaming. The consensus core still emits one InstallSnapshot message per follower (paper

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using RaftPS.Protocol.Wire;
 
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>
 /// Payloads of the snapshot stream datagrams, little-endian, fixed size so a chunk's data starts at a known offset:
@@ -45,7 +45,7 @@ public static class SnapshotStreamCodec
         w.Advance(ChunkHeaderSize + n);
     }
 
-    private static void WriteChunkHeader(Span<byte> s, in SnapshotChunk c)
+    internal static void WriteChunkHeader(Span<byte> s, in SnapshotChunk c)
     {
         s[0] = Version;
         BinaryPrimitives.WriteUInt64LittleEndian(s[1..], c.TransferId);

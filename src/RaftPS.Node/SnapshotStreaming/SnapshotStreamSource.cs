@@ -1,7 +1,7 @@
 using RaftPS.Consensus;
 using RaftPS.Node.Transport;
 
-namespace RaftPS.Node.Snapshots;
+namespace RaftPS.Node.SnapshotStreaming;
 
 /// <summary>
 /// The bytes of one snapshot stream: the InstallSnapshot message encoded without its data (the "envelope", so the
