@@ -94,7 +94,9 @@ public class RestartTests
         var chosen = role == "leader" ? leader : all.First(s => s != leader);
         string id = chosen.NodeId;
         ulong applied = chosen.Status.AppliedIndex;
-        if (snapshots) Assert.True(chosen.Status.SnapshotIndex > 0, $"{id} took no snapshot, the case would not test snapshot recovery");
+        // Snapshots are written in the background: the last one may still be on its way to disk.
+        if (snapshots)
+            await Wait.UntilAsync(() => chosen.Status.SnapshotIndex > 0, Deadline, () => $"{id} took no snapshot, the case would not test snapshot recovery");
         foreach (var s in all) await cluster.StopNodeAsync(s.NodeId);
 
         var alone = cluster.StartNode(id);
