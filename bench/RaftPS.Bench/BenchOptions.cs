@@ -15,6 +15,8 @@ public enum BenchMode
     GetStale,
     /// <summary>Writes while the leader is killed with SIGKILL; reports the time to the next committed write.</summary>
     Failover,
+    /// <summary>Two empty servers join the running cluster; reports the time until both are voters.</summary>
+    AddMembers,
 }
 
 /// <summary>A command line the bench cannot run; printed with the usage text, exit code 2.</summary>
@@ -57,7 +59,7 @@ public sealed record BenchOptions
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/RaftPS.Bench -- [options]
-          --mode put|get|get-stale|failover   what to measure (default put)
+          --mode put|get|get-stale|failover|add-members   what to measure (default put)
           --clients N          concurrent logical clients (default 1)
           --ops N              measured operations in total (default 10000)
           --value-size N       bytes per value (default 100)
@@ -128,6 +130,7 @@ public sealed record BenchOptions
             if (Nodes < 3) throw new BenchUsageException("--mode failover needs --nodes 3 or more (a majority must survive the kill)");
             if (KillAfter is { } k && k >= Ops) throw new BenchUsageException("--kill-after must be smaller than --ops");
         }
+        if (Mode == BenchMode.AddMembers && External) throw new BenchUsageException("--mode add-members starts its own nodes; it cannot use --endpoints");
         if (External && NodeArgs.Count > 0) throw new BenchUsageException("--node-arg only applies to nodes the bench starts, not with --endpoints");
         if (ClientInstances > Clients) throw new BenchUsageException("--client-instances cannot exceed --clients");
         if (!ClusterDefinition.IsValidId(ClusterName)) throw new BenchUsageException($"--cluster-name '{ClusterName}' is not a valid cluster name");
@@ -141,6 +144,7 @@ public sealed record BenchOptions
         BenchMode.Get => "get",
         BenchMode.GetStale => "get-stale",
         BenchMode.Failover => "failover",
+        BenchMode.AddMembers => "add-members",
         _ => throw new ArgumentOutOfRangeException(nameof(mode)),
     };
 
@@ -150,7 +154,8 @@ public sealed record BenchOptions
         "get" => BenchMode.Get,
         "get-stale" or "stale" => BenchMode.GetStale,
         "failover" => BenchMode.Failover,
-        _ => throw new BenchUsageException($"--mode '{text}' is not one of put, get, get-stale, failover"),
+        "add-members" => BenchMode.AddMembers,
+        _ => throw new BenchUsageException($"--mode '{text}' is not one of put, get, get-stale, failover, add-members"),
     };
 
     private static IReadOnlyList<IPEndPoint> ParseEndpoints(string text)

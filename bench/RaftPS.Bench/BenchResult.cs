@@ -64,4 +64,5 @@ public sealed record BenchResult
 /// <summary>Reflection-free serializer for <see cref="BenchResult"/>; one compact line.</summary>
 [JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(BenchResult))]
+[JsonSerializable(typeof(AddMembersResult))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;

@@ -85,6 +85,34 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts an empty node that joins this cluster (`raftps node --join`); the caller adds, stops and disposes it.</summary>
+    public async Task<NodeProcess> StartJoinerAsync(string id, BenchOptions options, CancellationToken ct)
+    {
+        var (fileName, prefixArgs) = ResolveRaftPs(options.RaftPsPath, ct);
+        var member = new ClusterMember(id, "127.0.0.1", FreePorts.Udp(1)[0]);
+        var args = new List<string>(prefixArgs)
+        {
+            "node", "--id", id, "--data", Path.Combine(_root, id), "--listen", member.Endpoint, "--cluster-name", Cluster.ClusterName,
+            "--join", string.Join(",", Cluster.Members.Select(m => m.Endpoint)),
+        };
+        if (!options.Fsync) args.Add("--no-fsync");
+        args.AddRange(options.NodeArgs);
+        var node = NodeProcess.Start(member, fileName, args, Path.Combine(_root, id + ".log"));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(StartTimeout);
+        try
+        {
+            await node.WaitReadyAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            node.Kill();
+            node.Dispose();
+            throw;
+        }
+        return node;
+    }
+
     /// <summary>SIGKILL, like `kill -9`: no shutdown code runs in the node.</summary>
     public static void KillHard(NodeProcess node) => node.Kill();
 

@@ -43,6 +43,13 @@ namespace RaftPS.Bench
                     cluster = await LocalCluster.StartAsync(options, options.Nodes, cts.Token).ConfigureAwait(false);
                     Log($"cluster up in {cluster.Directory}: {cluster.Cluster}");
                 }
+                if (options.Mode == BenchMode.AddMembers)
+                {
+                    var added = await AddMembersBench.RunAsync(options, cluster!, cts.Token).ConfigureAwait(false);
+                    Log($"both new members voters after {added.BothVotersMs} ms (log index {added.LogIndex})");
+                    Console.Out.WriteLine(JsonSerializer.Serialize(added, BenchJsonContext.Default.AddMembersResult));
+                    return 0;
+                }
                 var result = await RunBenchAsync(options, cluster, cts.Token).ConfigureAwait(false) with { HostLoad = hostLoad };
                 if (cluster?.UnexpectedExits().ToArray() is { Length: > 0 } crashed)
                 {

@@ -333,6 +333,8 @@ internal sealed partial class CliApp
                         w.WriteNumber("appliedIndex", s.AppliedIndex);
                         w.WriteNumber("lastIndex", s.LastIndex);
                         w.WriteNumber("snapshotIndex", s.SnapshotIndex);
+                        w.WriteString("member", MemberRole(s, leader?.Status));
+                        if (leader?.Status?.Members.FirstOrDefault(m => m.Id == s.Id) is { } seen) w.WriteNumber("lag", seen.Lag);
                     }
                     else
                     {
@@ -345,9 +347,9 @@ internal sealed partial class CliApp
         }
         else
         {
-            Output.Table(_out, ["ID", "ENDPOINT", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST"], rows.Select(r => r.Status is { } s
-                ? (IReadOnlyList<string>)[s.Id, r.Endpoint, s.Role, Num(s.Term), s.Leader ?? "-", Num(s.CommitIndex), Num(s.AppliedIndex), Num(s.LastIndex)]
-                : [r.Id ?? "?", r.Endpoint, "unreachable", "-", "-", "-", "-", "-"]));
+            Output.Table(_out, ["ID", "ENDPOINT", "ROLE", "MEMBER", "LAG", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST"], rows.Select(r => r.Status is { } s
+                ? (IReadOnlyList<string>)[s.Id, r.Endpoint, s.Role, MemberRole(s, leader?.Status), MemberLag(s, leader?.Status), Num(s.Term), s.Leader ?? "-", Num(s.CommitIndex), Num(s.AppliedIndex), Num(s.LastIndex)]
+                : [r.Id ?? "?", r.Endpoint, "unreachable", "-", "-", "-", "-", "-", "-", "-"]));
             _out.WriteLine($"{reachable.Length} of {rows.Length} nodes reachable; " +
                            (leader is null ? "no leader" : $"leader {leader.Status!.Id} in term {Num(leader.Status.Term)}"));
         }
@@ -380,6 +382,18 @@ internal sealed partial class CliApp
             _out.WriteLine($"{verb} {Output.Cell(item.Key)}: version {Num(item.Version)}");
         }
     }
+
+    /// <summary>What a node is in the configuration: removed and joining come from the node, voter/learner from the leader.</summary>
+    private static string MemberRole(NodeStatus s, NodeStatus? leader)
+    {
+        if (s.Removed) return "removed";
+        if (s.Joining) return "joining";
+        var role = (leader ?? s).Members.FirstOrDefault(m => m.Id == s.Id)?.Role ?? s.Members.FirstOrDefault(m => m.Id == s.Id)?.Role;
+        return role?.ToLowerInvariant() ?? "-";
+    }
+
+    private static string MemberLag(NodeStatus s, NodeStatus? leader) =>
+        leader?.Members.FirstOrDefault(m => m.Id == s.Id) is { } m ? Num(m.Lag) : "-";
 
     private static string Num(ulong n) => n.ToString(CultureInfo.InvariantCulture);
 

@@ -33,6 +33,8 @@ public static class ExitCodes
     public const int BadRequest = 9;
     /// <summary>Any other error reported by the cluster.</summary>
     public const int ClientError = 10;
+    /// <summary>The leader refused a membership change (unknown member, duplicate id/address, change in progress, quorum would be lost, learner behind, removed id).</summary>
+    public const int MembershipRejected = 11;
     /// <summary>Interrupted by Ctrl+C or SIGTERM (a running node instead stops cleanly with 0).</summary>
     public const int Interrupted = 130;
 
@@ -45,6 +47,7 @@ public static class ExitCodes
         RaftErrorIds.Timeout => Timeout,
         RaftErrorIds.ValueTooLarge => ValueTooLarge,
         RaftErrorIds.BadRequest => BadRequest,
+        RaftErrorIds.MembershipRejected => MembershipRejected,
         _ => ClientError,
     };
 
@@ -74,6 +77,8 @@ public static class ExitCodes
             8  value too large                     (RaftPS.ValueTooLarge)
             9  request refused by the node         (RaftPS.BadRequest: malformed, or fault injection disabled)
            10  other cluster error                 (RaftPS.ClientError)
+           11  membership change refused           (RaftPS.MembershipRejected: unknown member, duplicate id or
+               address, change in progress, quorum would be lost, learner behind, removed id)
           130  interrupted (Ctrl+C / SIGTERM)
         """;
 }

@@ -18,8 +18,21 @@ internal sealed partial class CliApp
 
     private Command NodeCommand()
     {
-        var id = new Option<string>("--id") { Description = "This node's id in the cluster file (e.g. n1).", Required = true };
-        var cluster = new Option<string>("--cluster", "-c") { Description = "Cluster file (JSON or 'id host port' lines).", Required = true, HelpName = "FILE" };
+        var id = new Option<string>("--id") { Description = "This node's id (e.g. n1).", Required = true };
+        var cluster = new Option<string?>("--cluster", "-c")
+        {
+            Description = "Cluster file (JSON or 'id host port' lines). Needed at the first start of a founding member, which writes its " +
+                          "members into the log; later starts take membership from the log (a disagreeing file only warns).",
+            HelpName = "FILE",
+        };
+        var join = new Option<string?>("--join")
+        {
+            Description = "Join a running cluster: members to contact, host:port[,host:port...]. The node starts empty, waits to be " +
+                          "added ('raftps member add ID HOST:PORT'), then catches up. Needs --listen.",
+            HelpName = "LIST",
+        };
+        var listen = new Option<string?>("--listen") { Description = "This node's address, host:port (a joiner's; kept in the data directory).", HelpName = "HOST:PORT" };
+        var clusterName = new Option<string?>("--cluster-name") { Description = $"Cluster name for a joiner without a cluster file (default '{ClusterDefinition.DefaultClusterName}').", HelpName = "NAME" };
         var data = new Option<string>("--data", "-d") { Description = "Data directory (write-ahead log and snapshots); created if missing.", Required = true, HelpName = "DIR" };
         var bind = new Option<string?>("--bind") { Description = "Address to bind instead of the member's host from the cluster file (e.g. 0.0.0.0).", HelpName = "ADDRESS" };
         var logLevel = new Option<string>("--log-level")
@@ -41,11 +54,12 @@ internal sealed partial class CliApp
         var command = new Command("node", "Run one node of a cluster in the foreground until Ctrl+C or SIGTERM.\n" +
                                           "Prints 'raftps node ID listening on HOST:PORT (cluster NAME)' on stdout when it serves.")
         {
-            id, cluster, data, bind, logLevel, noFsync, snapshotMb, segmentMb, tickMs, allowFaults,
+            id, cluster, data, join, listen, clusterName, bind, logLevel, noFsync, snapshotMb, segmentMb, tickMs, allowFaults,
         };
         command.SetAction((pr, ct) => Guarded(token => RunNodeAsync(new NodeArgs(
-            pr.GetValue(id)!, pr.GetValue(cluster)!, pr.GetValue(data)!, pr.GetValue(bind), pr.GetValue(logLevel)!,
-            pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs), pr.GetValue(allowFaults)), token), json: false, ct));
+            pr.GetValue(id)!, pr.GetValue(cluster), pr.GetValue(data)!, pr.GetValue(bind), pr.GetValue(logLevel)!,
+            pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs), pr.GetValue(allowFaults),
+            pr.GetValue(join), pr.GetValue(listen), pr.GetValue(clusterName)), token), json: false, ct));
         return command;
     }
 
@@ -77,18 +91,34 @@ internal sealed partial class CliApp
         }
     }
 
-    private sealed record NodeArgs(string Id, string ClusterFile, string DataDirectory, string? Bind, string LogLevel, bool NoFsync,
-        int SnapshotThresholdMb, int SegmentMb, int TickMs, bool AllowFaultInjection);
+    private sealed record NodeArgs(string Id, string? ClusterFile, string DataDirectory, string? Bind, string LogLevel, bool NoFsync,
+        int SnapshotThresholdMb, int SegmentMb, int TickMs, bool AllowFaultInjection, string? Join, string? Listen, string? ClusterName);
 
     private async Task<int> RunNodeAsync(NodeArgs a, CancellationToken cancellationToken)
     {
-        var cluster = ClusterDefinition.Load(a.ClusterFile);
+        var cluster = a.ClusterFile is null ? null : ClusterDefinition.Load(a.ClusterFile);
         IPAddress? bind = null;
         if (a.Bind is not null && !IPAddress.TryParse(a.Bind, out bind))
             throw new UsageException($"--bind '{a.Bind}' is not an IP address");
-        var member = cluster.Find(a.Id) ?? throw new UsageException(
-            $"node id '{a.Id}' is not a member of cluster '{cluster.ClusterName}' in {a.ClusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))})");
-
+        if (!ClusterDefinition.IsValidId(a.Id)) throw new UsageException($"--id '{a.Id}' is not a valid node id");
+        ClusterMember? listen = null;
+        if (a.Listen is not null)
+        {
+            var ep = ClusterDefinition.ParseEndpoint(a.Listen);
+            listen = new ClusterMember(a.Id, ep.Address.ToString(), ep.Port);
+        }
+        if (a.Join is not null && listen is null) throw new UsageException("--join needs --listen HOST:PORT (this node's address)");
+        var joinEndpoints = a.Join is null ? null : ClusterDefinition.ParseEndpoints(a.Join);
+        if (a.ClusterName is not null && cluster is not null && a.ClusterName != cluster.ClusterName)
+            throw new UsageException($"--cluster-name '{a.ClusterName}' contradicts the name '{cluster.ClusterName}' in {a.ClusterFile}");
+        bool firstStart = !File.Exists(Path.Combine(a.DataDirectory, RaftPS.Node.Membership.NodeIdentity.FileName));
+        if (firstStart && cluster is null && joinEndpoints is null)
+            throw new UsageException($"node {a.Id} has never run in {a.DataDirectory}: give --cluster FILE (founding member) or --join LIST --listen HOST:PORT (new member)");
+        if (firstStart && cluster is not null && joinEndpoints is null && cluster.Find(a.Id) is null)
+            throw new UsageException(
+                $"node id '{a.Id}' is not a member of cluster '{cluster.ClusterName}' in {a.ClusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))}); " +
+                "to add a node to a running cluster start it with --join and --listen");
+        var member = listen ?? cluster?.Find(a.Id) ?? new ClusterMember(a.Id, "127.0.0.1", 0);
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(ParseLevel(a.LogLevel))
             // Everything on stderr: stdout carries only the ready line, which scripts and the demo parse.
@@ -100,8 +130,11 @@ internal sealed partial class CliApp
             }));
         var options = new NodeOptions
         {
-            NodeId = member.Id,
+            NodeId = a.Id,
             Cluster = cluster,
+            Join = joinEndpoints is not null && firstStart,
+            Listen = listen,
+            ClusterName = a.ClusterName,
             DataDirectory = a.DataDirectory,
             BindAddress = bind,
             Fsync = !a.NoFsync,
@@ -111,8 +144,8 @@ internal sealed partial class CliApp
             LoggerFactory = loggerFactory,
             AllowFaultInjection = a.AllowFaultInjection,
         };
-        if (a.NoFsync) _err.WriteLine($"warning: node {member.Id} runs without fsync; acknowledged writes can be lost on power failure");
-        if (a.AllowFaultInjection) _err.WriteLine($"warning: node {member.Id} accepts fault injection; any client of the cluster can drop, delay or cut off its traffic (drills only)");
+        if (a.NoFsync) _err.WriteLine($"warning: node {a.Id} runs without fsync; acknowledged writes can be lost on power failure");
+        if (a.AllowFaultInjection) _err.WriteLine($"warning: node {a.Id} accepts fault injection; any client of the cluster can drop, delay or cut off its traffic (drills only)");
 
         RaftServer server;
         try
@@ -121,20 +154,21 @@ internal sealed partial class CliApp
         }
         catch (SocketException e)
         {
-            var ep = new IPEndPoint(bind ?? member.ResolveEndPoint().Address, member.Port);
-            throw new IOException($"node {member.Id} cannot bind {ep}: {e.Message}", e);
+            throw new IOException($"node {a.Id} cannot bind {member.Endpoint}: {e.Message}", e);
         }
         catch (Exception e) when (ExitCodes.For(e) == ExitCodes.StorageCorruption)
         {
-            _err.WriteLine($"error: node {member.Id} cannot start: its data directory {Path.GetFullPath(a.DataDirectory)} is damaged.");
+            _err.WriteLine($"error: node {a.Id} cannot start: its data directory {Path.GetFullPath(a.DataDirectory)} is damaged.");
             _err.WriteLine("       Restore it from a backup or, if the rest of the cluster is healthy, empty it so the node catches up from the leader.");
             throw;
         }
 
         try
         {
-            _out.WriteLine(ReadyLine(member.Id, server.EndPoint, cluster.ClusterName));
+            _out.WriteLine(ReadyLine(a.Id, server.EndPoint, server.ClusterName));
             _out.Flush();
+            if (joinEndpoints is not null && server.Status.Joining)
+                await AnnounceJoinAsync(a.Id, server, joinEndpoints, server.ClusterName, cancellationToken).ConfigureAwait(false);
             var interrupted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             await using (cancellationToken.Register(() => interrupted.TrySetResult()).ConfigureAwait(false))
             {
@@ -143,18 +177,41 @@ internal sealed partial class CliApp
                 {
                     // The loop only ends by itself on a fatal error (fail-stop); rethrow it so it is reported and mapped.
                     await server.Completion.ConfigureAwait(false);
-                    throw new InvalidOperationException($"node {member.Id} stopped unexpectedly");
+                    throw new InvalidOperationException($"node {a.Id} stopped unexpectedly");
                 }
             }
             await server.StopAsync().ConfigureAwait(false);
-            _out.WriteLine($"raftps node {member.Id} stopped");
+            _out.WriteLine($"raftps node {a.Id} stopped");
             return ExitCodes.Success;
         }
         catch (Exception)
         {
-            _err.WriteLine($"error: node {member.Id} stopped after a fatal error");
+            _err.WriteLine($"error: node {a.Id} stopped after a fatal error");
             await server.StopAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A joiner contacts the cluster once (through the client protocol) to check it is reachable and under this name, then
+    /// says how to add it; the node itself waits for the leader's first append.
+    /// </summary>
+    private async Task AnnounceJoinAsync(string id, RaftServer server, IReadOnlyList<IPEndPoint> join, string clusterName, CancellationToken ct)
+    {
+        var endpoint = ClusterDefinition.FormatEndpoint(server.EndPoint.Address.ToString(), server.EndPoint.Port);
+        try
+        {
+            await using var client = new RaftPS.Client.RaftClient(new RaftPS.Client.RaftClientOptions
+            {
+                Endpoints = join, ClusterName = clusterName, Deadline = TimeSpan.FromSeconds(5),
+            }.Validate());
+            var leader = await client.MembersAsync(ct).ConfigureAwait(false);
+            _err.WriteLine($"node {id} is waiting to be added to cluster '{clusterName}' (leader {leader.Id}, members " +
+                           $"{string.Join(", ", leader.Members.Select(m => m.Id))}): raftps member add {id} {endpoint} --endpoints {string.Join(",", join)}");
+        }
+        catch (RaftPS.Client.RaftClientException e)
+        {
+            _err.WriteLine($"warning: node {id} could not reach the cluster at {string.Join(", ", join)} yet ({e.Message}); it waits to be added: raftps member add {id} {endpoint}");
         }
     }
 

@@ -106,6 +106,7 @@ internal sealed partial class CliApp(TextWriter stdout, TextWriter stderr)
             StatusCommand(),
             FaultCommand(),
             TransferCommand(),
+            MemberCommand(),
             DemoCommand(),
             VersionCommand(),
         };

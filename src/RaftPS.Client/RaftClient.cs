@@ -26,7 +26,8 @@ public sealed partial class RaftClient : IAsyncDisposable
     }
 
     private readonly RaftClientOptions _options;
-    private readonly IPEndPoint[] _endpoints;
+    // Grows (never shrinks) as membership replies name new members, so failover reaches servers added after start.
+    private IPEndPoint[] _endpoints;
     private readonly SessionLanes _lanes;
     private readonly ConcurrentDictionary<string, IPEndPoint?> _hints = new(StringComparer.OrdinalIgnoreCase);
     private readonly long _attemptMs;
@@ -257,6 +258,99 @@ public sealed partial class RaftClient : IAsyncDisposable
         // Leadership is moving: let the next request find the new leader through hints instead of the old one.
         var leader = KnownLeader;
         if (leader is not null) ForgetLeader(leader);
+    }
+
+    /// <summary>The configuration as the leader sees it: every member with its role and, from the leader, match index and lag.</summary>
+    public async Task<NodeStatus> MembersAsync(CancellationToken cancellationToken = default)
+    {
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.Members }, Route.Leader, null, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        return MembershipResult(reply, "members");
+    }
+
+    /// <summary>
+    /// Adds member <paramref name="id"/> at <paramref name="endpoint"/> ("host:port") as a learner (thesis §4.2.1); unless
+    /// <paramref name="asLearner"/>, the leader promotes it to voter once it has caught up. Returns once the learner entry
+    /// applied (see <see cref="WaitForVoterAsync"/> to wait for the promotion). Adding the same id at the same address
+    /// again is a no-op, so a retry is safe.
+    /// </summary>
+    /// <exception cref="RaftMembershipException">Duplicate id or address, removed id, or another change in progress.</exception>
+    public async Task<NodeStatus> AddMemberAsync(string id, string endpoint, bool asLearner = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ArgumentException.ThrowIfNullOrEmpty(endpoint);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.AddMember, Key = id, Endpoint = endpoint, AsLearner = asLearner },
+            Route.Leader, null, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        return MembershipResult(reply, id);
+    }
+
+    /// <summary>
+    /// Removes member <paramref name="id"/>. Refused if it would leave fewer reachable, caught-up voters than a quorum,
+    /// unless <paramref name="force"/>. Removing the leader first moves leadership to another voter.
+    /// </summary>
+    /// <exception cref="RaftMembershipException">Unknown member, quorum would be lost, or another change in progress.</exception>
+    public async Task<NodeStatus> RemoveMemberAsync(string id, bool force = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.RemoveMember, Key = id, Force = force },
+            Route.Leader, null, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        return MembershipResult(reply, id);
+    }
+
+    /// <summary>Makes learner <paramref name="id"/> a voter now; refused if it is far behind, unless <paramref name="force"/>.</summary>
+    /// <exception cref="RaftMembershipException">Unknown member, learner behind, or another change in progress.</exception>
+    public async Task<NodeStatus> PromoteMemberAsync(string id, bool force = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.PromoteMember, Key = id, Force = force },
+            Route.Leader, null, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        return MembershipResult(reply, id);
+    }
+
+    /// <summary>
+    /// Polls the leader until <paramref name="id"/> is a voter of a non-joint configuration, or the deadline passes.
+    /// <paramref name="progress"/> sees each observation (for progress bars).
+    /// </summary>
+    /// <exception cref="RaftTimeoutException">It did not become a voter within <paramref name="timeout"/>.</exception>
+    public async Task<NodeStatus> WaitForVoterAsync(string id, TimeSpan timeout, Action<MemberInfo?>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        long deadline = Now + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            var status = await MembersAsync(cancellationToken).ConfigureAwait(false);
+            var member = status.Members.FirstOrDefault(m => m.Id == id);
+            progress?.Invoke(member);
+            if (member is { Role: MemberRoles.Voter } && !status.Joint) return status;
+            if (member is null) throw new RaftMembershipException(MembershipError.UnknownMember, $"'{id}' is not a member");
+            if (Now >= deadline)
+                throw new RaftTimeoutException($"'{id}' did not become a voter within {FormatMs((long)timeout.TotalMilliseconds)} (now {member.Role}, {member.Lag} entries behind)", false, []);
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private NodeStatus MembershipResult(ClientReply reply, string key)
+    {
+        if (reply.Status != ReplyStatus.Ok || reply.NodeStatus is null) throw ErrorFor(reply, key);
+        LearnEndpoints(reply.NodeStatus);
+        return reply.NodeStatus;
+    }
+
+    /// <summary>Adds members named by the configuration to the failover list (thread-safe: the array only grows).</summary>
+    private void LearnEndpoints(NodeStatus status)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _endpoints);
+            var added = new List<IPEndPoint>();
+            foreach (var m in status.Members)
+            {
+                if (!IPAddress.TryParse(m.Host, out var address)) continue;
+                var ep = new IPEndPoint(address, m.Port);
+                if (!current.Contains(ep) && !added.Contains(ep)) added.Add(ep);
+            }
+            if (added.Count == 0) return;
+            if (ReferenceEquals(Interlocked.CompareExchange(ref _endpoints, current.Concat(added).ToArray(), current), current)) return;
+        }
     }
 
     /// <summary>
@@ -543,6 +637,7 @@ public sealed partial class RaftClient : IAsyncDisposable
         ReplyStatus.VersionMismatch => new RaftVersionMismatchException(key, reply.Version, null),
         ReplyStatus.ValueTooLarge => new RaftValueTooLargeException(key, reply.Error),
         ReplyStatus.BadRequest => new RaftBadRequestException($"request for '{key}' rejected: {reply.Error ?? "bad request"}"),
+        ReplyStatus.MembershipRejected => new RaftMembershipException(reply.MembershipError, reply.Error ?? $"membership change for '{key}' refused: {reply.MembershipError}"),
         _ => new RaftClientException($"unexpected reply {reply.Status} for '{key}'{(reply.Error is null ? "" : $": {reply.Error}")}"),
     };
 

@@ -1,4 +1,5 @@
 using System.Net;
+using RaftPS.Protocol;
 
 namespace RaftPS.Client;
 
@@ -12,6 +13,7 @@ public static class RaftErrorIds
     public const string BadRequest = "RaftPS.BadRequest";
     public const string Unavailable = "RaftPS.Unavailable";
     public const string Timeout = "RaftPS.Timeout";
+    public const string MembershipRejected = "RaftPS.MembershipRejected";
 }
 
 /// <summary>Base of every error the cluster (or the lack of one) causes. Argument mistakes are ArgumentExceptions instead.</summary>
@@ -82,4 +84,15 @@ public sealed class RaftTimeoutException(string message, bool outcomeUnknown, IR
     public bool OutcomeUnknown { get; } = outcomeUnknown;
     public IReadOnlyList<IPEndPoint> TriedEndpoints { get; } = triedEndpoints;
     public override string ErrorId => RaftErrorIds.Timeout;
+}
+
+/// <summary>
+/// The leader refused a membership change; <see cref="Reason"/> says why (unknown member, duplicate id or address, a
+/// change already in progress, it would leave fewer reachable caught-up voters than a quorum, a learner too far behind,
+/// a removed id). Nothing changed.
+/// </summary>
+public sealed class RaftMembershipException(MembershipError reason, string message) : RaftClientException(message)
+{
+    public MembershipError Reason { get; } = reason;
+    public override string ErrorId => RaftErrorIds.MembershipRejected;
 }

@@ -6,8 +6,9 @@ namespace RaftPS.Consensus;
 /// </summary>
 public sealed class Configuration
 {
-    public Configuration(JointConfig voters, IEnumerable<ulong>? learners = null, IEnumerable<ulong>? learnersNext = null, bool autoLeave = false)
+    public Configuration(JointConfig voters, IEnumerable<ulong>? learners = null, IEnumerable<ulong>? learnersNext = null, bool autoLeave = false, byte[]? context = null)
     {
+        Context = context;
         Voters = voters;
         Learners = (learners ?? []).Distinct().Order().ToArray();
         LearnersNext = (learnersNext ?? []).Distinct().Order().ToArray();
@@ -22,6 +23,8 @@ public sealed class Configuration
     public IReadOnlyList<ulong> Learners { get; }
     public IReadOnlyList<ulong> LearnersNext { get; }
     public bool AutoLeave { get; }
+    /// <summary>Opaque data carried with the configuration (the node's member addresses); the core never reads it.</summary>
+    public byte[]? Context { get; }
 
     public bool IsVoter(ulong id) => Voters.Contains(id);
     public bool IsLearner(ulong id) => Learners.Contains(id) || LearnersNext.Contains(id);
@@ -31,10 +34,10 @@ public sealed class Configuration
     public IEnumerable<ulong> AllIds => Voters.Ids.Union(Learners).Union(LearnersNext).Order();
 
     public static Configuration FromConfState(ConfState cs) =>
-        new(new JointConfig(new MajorityConfig(cs.Voters), new MajorityConfig(cs.VotersOutgoing)), cs.Learners, cs.LearnersNext, cs.AutoLeave);
+        new(new JointConfig(new MajorityConfig(cs.Voters), new MajorityConfig(cs.VotersOutgoing)), cs.Learners, cs.LearnersNext, cs.AutoLeave, cs.Context);
 
     public ConfState ToConfState() =>
-        new(Voters.Incoming.Ids.ToArray(), Learners.ToArray(), Voters.Outgoing.Ids.ToArray(), LearnersNext.ToArray(), AutoLeave);
+        new(Voters.Incoming.Ids.ToArray(), Learners.ToArray(), Voters.Outgoing.Ids.ToArray(), LearnersNext.ToArray(), AutoLeave, Context);
 
     public override string ToString() =>
         $"voters={Voters}" + (Learners.Count > 0 ? $" learners=({string.Join(" ", Learners)})" : "") +

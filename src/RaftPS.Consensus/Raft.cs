@@ -72,6 +72,13 @@ public sealed partial class Raft
     /// <summary>The latest snapshot known to the core (recovered, compacted into, or received), if any.</summary>
     public Snapshot? Snapshot => _snapshot;
     public IReadOnlyDictionary<ulong, Progress> Progress => _progress;
+    /// <summary>
+    /// Leader only: a configuration entry (or this term's no-op) is not applied yet, so <see cref="ProposeConfChange"/>
+    /// would refuse a new change (thesis §4.1; Ongaro, raft-dev 2015).
+    /// </summary>
+    public bool ConfChangePending => Role == Role.Leader && _pendingConfIndex > Log.Applied;
+    /// <summary>Leader only: a configuration entry (not just this term's no-op) is appended but not yet applied.</summary>
+    public bool ConfEntryPending => ConfChangePending && Log.At(_pendingConfIndex).Type == EntryType.ConfChange;
 
     /// <summary>
     /// Whether this node may campaign: voters of the latest configuration can; learners and removed servers cannot, so they

@@ -23,13 +23,18 @@ public readonly record struct HardState(ulong Term, ulong Vote, ulong Commit)
     public bool IsEmpty => Term == 0 && Vote == 0 && Commit == 0;
 }
 
-/// <summary>Which servers vote and which only learn. Outgoing voters are non-empty only in a joint configuration (paper §6).</summary>
+/// <summary>
+/// Which servers vote and which only learn. Outgoing voters are non-empty only in a joint configuration (paper §6).
+/// <see cref="Context"/> is opaque to the core and travels with the configuration (entries and snapshots): the node keeps
+/// each member's address there, so addresses follow the replicated configuration.
+/// </summary>
 public sealed record ConfState(
     IReadOnlyList<ulong> Voters,
     IReadOnlyList<ulong> Learners,
     IReadOnlyList<ulong> VotersOutgoing,
     IReadOnlyList<ulong> LearnersNext,
-    bool AutoLeave = false)
+    bool AutoLeave = false,
+    byte[]? Context = null)
 {
     public static ConfState Of(params ulong[] voters) => new(voters, [], [], []);
     public static readonly ConfState Empty = new([], [], [], []);

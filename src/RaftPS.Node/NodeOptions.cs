@@ -10,9 +10,29 @@ namespace RaftPS.Node;
 /// <summary>Everything one node needs to run. Defaults suit a LAN or loopback cluster.</summary>
 public sealed record NodeOptions
 {
-    /// <summary>This node's id in <see cref="Cluster"/> (e.g. "n1").</summary>
+    /// <summary>This node's id (e.g. "n1").</summary>
     public required string NodeId { get; init; }
-    public required ClusterDefinition Cluster { get; init; }
+    /// <summary>
+    /// The cluster file. Used once: the first start of a founding member (empty data directory) writes the file's members
+    /// as the cluster's first configuration entry (bootstrap). Every later start takes membership only from its own
+    /// log/snapshot; a file that disagrees is reported as a warning and never used to count votes. Optional after the
+    /// first start and for joiners.
+    /// </summary>
+    public ClusterDefinition? Cluster { get; init; }
+    /// <summary>
+    /// Start as a joiner: the data directory is empty, the node holds no configuration and waits for the leader to add it
+    /// (<c>raftps member add</c>); <see cref="Listen"/> is its address. Its identity is kept in the data directory, so a
+    /// restart needs only the id and the data directory.
+    /// </summary>
+    public bool Join { get; init; }
+    /// <summary>This node's own address (a joiner's, or to override the cluster file's on the first start).</summary>
+    public ClusterMember? Listen { get; init; }
+    /// <summary>Cluster name for a joiner without a cluster file (peers drop datagrams of another cluster).</summary>
+    public string? ClusterName { get; init; }
+    /// <summary>Shared cluster key for a joiner without a cluster file.</summary>
+    public string? ClusterKey { get; init; }
+    /// <summary>A learner counts as caught up (and is promoted) within this many entries of the leader's last index (thesis §4.2.1).</summary>
+    public ulong PromotionMaxLag { get; init; } = 1000;
     /// <summary>Data directory (WAL segments and snapshots); created if missing. The node always recovers from it.</summary>
     public required string DataDirectory { get; init; }
 
@@ -47,7 +67,9 @@ public sealed record NodeOptions
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(DataDirectory)) throw new ArgumentException("a data directory is required");
-        _ = Cluster.Find(NodeId) ?? throw new ClusterDefinitionException($"node id '{NodeId}' is not a member of cluster '{Cluster.ClusterName}' (members: {string.Join(", ", Cluster.Members.Select(m => m.Id))})");
+        if (!ClusterDefinition.IsValidId(NodeId)) throw new ArgumentException($"'{NodeId}' is not a valid node id");
+        if (Join && Listen is null) throw new ArgumentException("a joiner needs its listen address");
+        if (Listen is not null && Listen.Id != NodeId) throw new ArgumentException("the listen address must carry this node's id");
         if (TickInterval <= TimeSpan.Zero) throw new ArgumentException("TickInterval must be positive");
         if (ElectionTicks <= HeartbeatTicks) throw new ArgumentException("ElectionTicks must exceed HeartbeatTicks");
         if (SnapshotThresholdBytes < 1024) throw new ArgumentException("SnapshotThresholdBytes must be at least 1 KiB");

@@ -36,6 +36,11 @@ public sealed partial class RaftServer
                 Reply(from, Read(r) with { Stale = true });
                 return;
         }
+        if (_removed)
+        {
+            Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = $"{_self.Id} was removed from the cluster" });
+            return;
+        }
         if (_raft.Role != Role.Leader)
         {
             Reply(from, NotLeader(r));
@@ -49,13 +54,16 @@ public sealed partial class RaftServer
         switch (r.Op)
         {
             case ClientOp.TransferLeadership:
-                var target = _options.Cluster.Find(r.Key);
+                var target = _members.Find(r.Key);
                 if (target is null || !_raft.Config.IsVoter(target.NodeId))
                     Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.BadRequest, Error = $"'{r.Key}' is not a voting member" });
                 else if (target.NodeId == _self.NodeId || _raft.TransferLeadership(target.NodeId))
                     Reply(from, new ClientReply { RequestId = r.RequestId, LeaderId = target.Id, LeaderEndpoint = target.Endpoint });
                 else
                     Reply(from, NotLeader(r));
+                break;
+            case ClientOp.Members or ClientOp.AddMember or ClientOp.RemoveMember or ClientOp.PromoteMember:
+                HandleMembership(r, from);
                 break;
             case ClientOp.Get or ClientOp.List:
                 _readBatch.Add(new PendingRequest(r, from));
@@ -132,8 +140,7 @@ public sealed partial class RaftServer
 
     private ClientReply NotLeader(ClientRequest r)
     {
-        var lead = _raft.Lead;
-        _membersByNodeId.TryGetValue(lead, out var leader);
+        var leader = _members.Find(_raft.Lead);
         return new ClientReply
         {
             RequestId = r.RequestId,

@@ -26,7 +26,7 @@ public sealed partial class RaftServer
         var peers = new HashSet<ulong>();
         foreach (var id in spec.PartitionFrom)
         {
-            var m = _options.Cluster.Find(id);
+            var m = _members.Find(id);
             if (m is null)
             {
                 Reply(from, Bad($"'{id}' is not a cluster member"));

@@ -57,6 +57,7 @@ public sealed partial class RaftServer
             if (n > 0 || ticked)
             {
                 FlushBatches();
+                AdvanceMembership();
                 ProcessReady();
                 // A step-down (e.g. CheckQuorum) need not produce a Ready; answer the waiting clients anyway.
                 NoticeRoleChanges();
@@ -79,7 +80,8 @@ public sealed partial class RaftServer
                 HandleClient(c.Request, c.From);
                 break;
             case LoopEvent.Tick:
-                _raft.Tick();
+                // A removed server stays silent: its elections would only be refused (thesis §4.2.3).
+                if (!_removed) _raft.Tick();
                 break;
             case LoopEvent.Invoke i:
                 i.Action();
@@ -89,11 +91,13 @@ public sealed partial class RaftServer
 
     /// <summary>
     /// Peers are authenticated by the transport (cluster id, sender, optional key), but a datagram can still carry a
-    /// message a correct peer never sends; those are dropped here instead of reaching the core.
+    /// message a correct peer never sends; those are dropped here instead of reaching the core. Removed servers are
+    /// refused. A sender this node does not know yet is accepted: it may be a member added by a configuration entry this
+    /// node has not received (refusing it would keep a lagging follower from ever learning of its new leader).
     /// </summary>
     private bool IsWellFormedPeerMessage(Message m)
     {
-        if (m.To != _self.NodeId || m.Term == 0 || !_membersByNodeId.ContainsKey(m.From) || m.From == _self.NodeId) return false;
+        if (m.To != _self.NodeId || m.Term == 0 || m.From == _self.NodeId || IsFromRemovedServer(m.From)) return false;
         if (m.Type is MessageType.Hup or MessageType.Beat) return false; // local-only kinds
         for (int i = 0; i < m.Entries.Count; i++)
         {

@@ -48,6 +48,7 @@ public sealed partial class RaftServer
                 if (_readsByContext.Remove(ctx, out var reads)) _confirmedReads.Add((rs.Index, reads));
             }
             _raft.Advance(rd);
+            FollowConfiguration();
             ServeConfirmedReads();
             NoticeRoleChanges();
             MaybeSnapshot();
@@ -60,6 +61,7 @@ public sealed partial class RaftServer
         if (e.Type != EntryType.Normal)
         {
             _kv.ApplyNoop(e.Index);
+            if (e.Type == EntryType.ConfChange) OnConfigurationApplied(e);
             return;
         }
         KvCommand cmd;
@@ -110,6 +112,8 @@ public sealed partial class RaftServer
             foreach (var (_, reads) in _confirmedReads) foreach (var rd in reads) Reply(rd.ReplyTo, NotLeader(rd.Request));
             _confirmedReads.Clear();
             _pendingReads = _readBatch.Count;
+            foreach (var m in _pendingMembership.Values) Reply(m.ReplyTo, NotLeader(m.Request));
+            _pendingMembership.Clear();
             _snapshotSender.CancelAll(); // streams carry this term's InstallSnapshot messages
         }
         if (role != _lastRole || _raft.Term != _lastTerm)

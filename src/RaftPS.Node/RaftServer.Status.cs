@@ -12,7 +12,7 @@ namespace RaftPS.Node;
 /// <summary>What a node reports about itself and the cluster.</summary>
 public sealed partial class RaftServer
 {
-    private string? NameOf(ulong nodeId) => _membersByNodeId.TryGetValue(nodeId, out var m) ? m.Id : null;
+    private string? NameOf(ulong nodeId) => _members.Find(nodeId)?.Id;
 
     private NodeStatus BuildStatus() => new()
     {
@@ -24,7 +24,11 @@ public sealed partial class RaftServer
         AppliedIndex = _kv.AppliedIndex,
         LastIndex = _raft.Log.LastIndex,
         SnapshotIndex = _raft.Log.SnapshotIndex,
-        Members = _options.Cluster.Members.Select(m => new MemberInfo(m.Id, m.Host, m.Port, _raft.Config.IsVoter(m.NodeId))).ToArray(),
+        Members = DescribeMembers(),
+        Joint = _raft.Config.Voters.IsJoint,
+        ChangePending = _raft.ConfChangePending,
+        Removed = _removed,
+        Joining = !_everMember,
     };
 
     private void PublishStatus()
@@ -32,7 +36,8 @@ public sealed partial class RaftServer
         var s = _status;
         if (s.Term != _raft.Term || s.Role != _raft.Role.ToString() || s.CommitIndex != _raft.Log.Committed ||
             s.AppliedIndex != _kv.AppliedIndex || s.LastIndex != _raft.Log.LastIndex || s.Leader != NameOf(_raft.Lead) ||
-            s.SnapshotIndex != _raft.Log.SnapshotIndex)
+            s.SnapshotIndex != _raft.Log.SnapshotIndex || s.Members.Count != _members.Members.Count || s.Removed != _removed ||
+            s.Joint != _raft.Config.Voters.IsJoint)
             _status = BuildStatus();
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
+using RaftPS.Node.Membership;
 using RaftPS.Node.StateMachine;
 using RaftPS.Node.Storage;
 using RaftPS.Node.Transport;
@@ -28,7 +29,6 @@ public sealed partial class RaftServer : IAsyncDisposable
     private volatile bool _closed;
     private readonly CancellationTokenSource _stop = new();
     private readonly ClusterMember _self;
-    private readonly Dictionary<ulong, ClusterMember> _membersByNodeId;
     private readonly RaftStorage _storage;
     private readonly UdpTransport _transport;
     private readonly Raft _raft;
@@ -58,11 +58,12 @@ public sealed partial class RaftServer : IAsyncDisposable
         _transport = transport;
         _raft = raft;
         _kv = kv;
-        _membersByNodeId = options.Cluster.Members.ToDictionary(m => m.NodeId);
         _persisted = raft.HardState;
     }
 
     public string NodeId => _self.Id;
+    /// <summary>The cluster this node belongs to (from its identity in the data directory).</summary>
+    public string ClusterName { get; private init; } = ClusterDefinition.DefaultClusterName;
     /// <summary>The bound UDP endpoint (peers and clients share it).</summary>
     public IPEndPoint EndPoint => _transport.LocalEndPoint;
     /// <summary>Latest status, refreshed by the event loop.</summary>
@@ -79,39 +80,53 @@ public sealed partial class RaftServer : IAsyncDisposable
 
     /// <summary>
     /// Recovers from the data directory (snapshot + log tail, torn tail truncated, mid-log damage is fatal), binds the UDP
-    /// port and starts the event loop.
+    /// port and starts the event loop. The first start of a founding member writes the cluster file's members as the first
+    /// configuration entry (bootstrap); after that membership comes only from the log and snapshots.
     /// </summary>
     public static RaftServer Start(NodeOptions options)
     {
         options.Validate();
         var log = options.LoggerFactory.CreateLogger($"RaftPS.Node.{options.NodeId}");
-        var self = options.Cluster.Find(options.NodeId)!;
         var storage = RaftStorage.Open(options.DataDirectory,
             new WalOptions { Fsync = options.Fsync, SegmentBytes = options.SegmentBytes }, log, out var recovered);
         try
         {
+            var identity = ResolveIdentity(options, recovered);
+            var durable = recovered.LastIndex == 0 && recovered.HardState.IsEmpty && !identity.Joiner
+                ? Bootstrap(options, storage, log)
+                : new RecoveredLog(recovered.HardState, recovered.Snapshot, recovered.Entries);
+            // Saved only now: a founding member that crashed before its bootstrap entry was durable bootstraps again.
+            identity.Save(options.DataDirectory);
             var kv = new KvStateMachine(options.Kv.SessionTimeoutMs, options.Kv.MaxSessions);
-            if (recovered.Snapshot is { } snap) kv.Restore(snap.Data);
-            var bootstrap = ConfState.Of(options.Cluster.Members.Select(m => m.NodeId).ToArray());
+            if (durable.Snapshot is { } snap) kv.Restore(snap.Data);
+            var selfNodeId = ClusterDefinition.NodeIdOf(identity.Id);
+            // Membership comes from the log or snapshot only (never from a file): ConfState.Empty until one is there.
             var raft = new Raft(new RaftOptions
             {
-                Id = self.NodeId,
+                Id = selfNodeId,
                 ElectionTicks = options.ElectionTicks,
                 HeartbeatTicks = options.HeartbeatTicks,
                 MaxInflightMessages = options.MaxInflightMessages,
                 MaxSizePerMessage = options.MaxSizePerMessage,
-                Random = new SeededRandom(options.RandomSeed ?? Environment.TickCount ^ (int)self.NodeId),
-            }, new RecoveredLog(recovered.HardState, recovered.Snapshot, recovered.Entries), bootstrap);
-            log.LogInformation("recovered: term {Term}, commit {Commit}, last index {Last}, snapshot {Snap}, {Keys} keys",
-                raft.Term, raft.Log.Committed, raft.Log.LastIndex, recovered.Snapshot?.Index ?? 0, kv.Count);
+                Random = new SeededRandom(options.RandomSeed ?? Environment.TickCount ^ (int)selfNodeId),
+            }, durable, ConfState.Empty);
+            log.LogInformation("recovered: term {Term}, commit {Commit}, last index {Last}, snapshot {Snap}, {Keys} keys, configuration {Config}",
+                raft.Term, raft.Log.Committed, raft.Log.LastIndex, durable.Snapshot?.Index ?? 0, kv.Count, raft.Config);
 
-            var peers = new PeerAddressBook(options.Cluster.Members.Where(m => m.NodeId != self.NodeId)
-                .Select(m => KeyValuePair.Create(m.NodeId, m.ResolveEndPoint())));
+            var members = MemberTable.Decode(raft.Config.Context);
+            WarnIfFileDisagrees(options.Cluster, members, raft, log);
+            var self = members.Find(selfNodeId) ?? new ClusterMember(identity.Id, identity.Host, identity.Port);
             var bind = new IPEndPoint(options.BindAddress ?? self.ResolveEndPoint().Address, self.Port);
-            var wire = new WireOptions { ClusterKey = options.Cluster.Key is { Length: > 0 } k ? ClusterId.KeyFromSecret(k) : null };
-            var transport = new UdpTransport(bind, options.Cluster.ClusterId, self.NodeId, peers, new TransportOptions { Wire = wire }, log);
-            var server = new RaftServer(options, log, self, storage, transport, raft, kv);
+            var key = options.Cluster?.Key ?? options.ClusterKey;
+            var wire = new WireOptions { ClusterKey = key is { Length: > 0 } k ? ClusterId.KeyFromSecret(k) : null };
+            var transport = new UdpTransport(bind, ClusterId.FromName(identity.Cluster), selfNodeId, new PeerAddressBook(),
+                new TransportOptions { Wire = wire }, log);
+            var server = new RaftServer(options, log, self, storage, transport, raft, kv) { ClusterName = identity.Cluster };
+            server.FollowConfiguration();
+            server._appliedMembers = MemberTable.Decode(raft.ConfStateAt(raft.Log.Applied).Context);
+            server._status = server.BuildStatus();
             transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
+            transport.RemovedNoticeReceived += (sender, index) => server.Post(new LoopEvent.Invoke(() => server.OnRemovedNotice(sender, index)));
             transport.ClientRequestReceived += (r, from) => server.Post(new LoopEvent.Client(r, from));
             server.StartSnapshotStreaming();
             transport.Start();
@@ -124,6 +139,62 @@ public sealed partial class RaftServer : IAsyncDisposable
             storage.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Who this node is: from node.json in the data directory once written, else from the options (listen address, or the
+    /// cluster file's entry for this id). Written at the first start so later starts need only the id and data directory.
+    /// </summary>
+    private static NodeIdentity ResolveIdentity(NodeOptions options, RecoveredState recovered)
+    {
+        var saved = NodeIdentity.Load(options.DataDirectory);
+        if (saved is not null)
+        {
+            if (saved.Id != options.NodeId)
+                throw new ClusterDefinitionException($"data directory '{options.DataDirectory}' belongs to node '{saved.Id}', not '{options.NodeId}'");
+            return saved;
+        }
+        var self = options.Listen ?? options.Cluster?.Find(options.NodeId);
+        var clusterName = options.Cluster?.ClusterName ?? options.ClusterName ?? ClusterDefinition.DefaultClusterName;
+        if (self is null)
+        {
+            throw new ClusterDefinitionException(options.Cluster is null
+                ? $"node '{options.NodeId}' has no identity in '{options.DataDirectory}': give a cluster file (founding member) or a listen address with join"
+                : $"node id '{options.NodeId}' is not a member of cluster '{options.Cluster.ClusterName}' (members: {string.Join(", ", options.Cluster.Members.Select(m => m.Id))}); to add a new node start it with join and a listen address");
+        }
+        if (recovered.LastIndex > 0 && options.Cluster is null && !options.Join)
+            throw new ClusterDefinitionException($"data directory '{options.DataDirectory}' has a log but no node identity");
+        return new NodeIdentity(clusterName, options.NodeId, self.Host, self.Port, options.Join);
+    }
+
+    /// <summary>
+    /// First start of a founding member: the cluster file's members become log entry 1, a configuration entry of term 1,
+    /// committed (etcd bootstraps the same way). Every founding member writes the identical entry, so their logs agree;
+    /// from here on the configuration is replicated like any entry and the file is never consulted again.
+    /// </summary>
+    private static RecoveredLog Bootstrap(NodeOptions options, RaftStorage storage, ILogger log)
+    {
+        var cluster = options.Cluster ?? throw new ClusterDefinitionException("a new cluster needs a cluster file to bootstrap from");
+        var members = new MemberTable(cluster.Members);
+        var conf = new ConfState(cluster.Members.Select(m => m.NodeId).Order().ToArray(), [], [], [], false, members.Encode());
+        var entry = new Entry(1, 1, EntryType.ConfChange, ConfStateCodec.Encode(conf));
+        var hs = new HardState(1, 0, 1);
+        storage.Append(hs, [entry]);
+        storage.Sync();
+        log.LogInformation("bootstrapped cluster '{Cluster}' with members {Members}", cluster.ClusterName, string.Join(", ", cluster.Members.Select(m => m.Id)));
+        return new RecoveredLog(hs, null, [entry]);
+    }
+
+    /// <summary>A cluster file that disagrees with the replicated configuration is reported, never used.</summary>
+    private static void WarnIfFileDisagrees(ClusterDefinition? file, MemberTable members, Raft raft, ILogger log)
+    {
+        if (file is null || members.Members.Count == 0) return;
+        var inLog = members.Members.Select(m => $"{m.Id}@{m.Endpoint}").ToHashSet();
+        var inFile = file.Members.Select(m => $"{m.Id}@{m.Endpoint}").ToHashSet();
+        if (inLog.SetEquals(inFile)) return;
+        log.LogWarning("the cluster file disagrees with the replicated configuration and is ignored (membership comes from the log): " +
+                       "only in the file: [{FileOnly}]; only in the configuration: [{LogOnly}]; configuration: {Config}",
+            string.Join(", ", inFile.Except(inLog).Order()), string.Join(", ", inLog.Except(inFile).Order()), raft.Config);
     }
 
     /// <summary>Stops the loop, the timer and the socket; waits for the loop to finish its current batch.</summary>
@@ -144,9 +215,12 @@ public sealed partial class RaftServer : IAsyncDisposable
     /// <summary>Asks this node to hand leadership to <paramref name="nodeId"/> (thesis §3.10).</summary>
     public Task<bool> TransferLeadershipAsync(string nodeId)
     {
-        var target = _options.Cluster.Find(nodeId) ?? throw new ArgumentException($"'{nodeId}' is not a cluster member");
         var tcs = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!Post(new LoopEvent.Invoke(() => tcs.TrySetResult(_raft.TransferLeadership(target.NodeId)))))
+        if (!Post(new LoopEvent.Invoke(() =>
+            {
+                if (_members.Find(nodeId) is { } target) tcs.TrySetResult(_raft.TransferLeadership(target.NodeId));
+                else tcs.TrySetException(new ArgumentException($"'{nodeId}' is not a cluster member"));
+            })))
             tcs.TrySetException(new ObjectDisposedException(nameof(RaftServer)));
         return tcs.Task;
     }

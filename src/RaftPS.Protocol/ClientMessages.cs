@@ -13,6 +13,28 @@ public enum ClientOp : byte
     SetFaults = 7,
     /// <summary>Ask the leader to hand leadership to the member named in <see cref="ClientRequest.Key"/> (thesis §3.10).</summary>
     TransferLeadership = 8,
+    /// <summary>The configuration as the leader sees it, with per-member match index and lag (a NodeStatus reply).</summary>
+    Members = 9,
+    /// <summary>Add <see cref="ClientRequest.Key"/> at <see cref="ClientRequest.Endpoint"/> as a learner; promoted once caught up unless <see cref="ClientRequest.AsLearner"/>.</summary>
+    AddMember = 10,
+    /// <summary>Remove <see cref="ClientRequest.Key"/>; <see cref="ClientRequest.Force"/> skips the quorum safety check.</summary>
+    RemoveMember = 11,
+    /// <summary>Make learner <see cref="ClientRequest.Key"/> a voter now (it must be caught up unless forced).</summary>
+    PromoteMember = 12,
+}
+
+/// <summary>Why the leader refused a membership change (reply status <see cref="ReplyStatus.MembershipRejected"/>).</summary>
+public enum MembershipError : byte
+{
+    None = 0,
+    UnknownMember = 1,
+    DuplicateId = 2,
+    DuplicateAddress = 3,
+    ChangeInProgress = 4,
+    WouldLoseQuorum = 5,
+    LearnerBehind = 6,
+    RemovedId = 7,
+    InvalidMember = 8,
 }
 
 /// <summary>
@@ -47,6 +69,8 @@ public enum ReplyStatus : byte
     Unavailable = 5,
     BadRequest = 6,
     SessionExpired = 7,
+    /// <summary>A membership change was refused; <see cref="ClientReply.MembershipError"/> says why.</summary>
+    MembershipRejected = 8,
 }
 
 /// <summary>
@@ -70,13 +94,40 @@ public sealed record ClientRequest
     public int Limit { get; init; }
     /// <summary>SetFaults: the faults to inject.</summary>
     public FaultSpec? Faults { get; init; }
+    /// <summary>AddMember: the new member's "host:port".</summary>
+    public string? Endpoint { get; init; }
+    /// <summary>AddMember: keep the new member a learner (no automatic promotion).</summary>
+    public bool AsLearner { get; init; }
+    /// <summary>RemoveMember/PromoteMember: skip the safety check (quorum of caught-up voters, learner caught up).</summary>
+    public bool Force { get; init; }
 }
 
 /// <summary>One key with its value and version (the log index that last wrote it).</summary>
 public sealed record KvItem(string Key, byte[] Value, ulong Version);
 
-/// <summary>One cluster member as seen by a node.</summary>
-public sealed record MemberInfo(string Id, string Host, int Port, bool IsVoter);
+/// <summary>What a member is in the configuration a node holds.</summary>
+public static class MemberRoles
+{
+    public const string Voter = "Voter";
+    /// <summary>A voter of the outgoing half of a joint configuration only (leaving).</summary>
+    public const string OutgoingVoter = "OutgoingVoter";
+    public const string Learner = "Learner";
+    /// <summary>A learner the leader promotes to voter once it has caught up.</summary>
+    public const string Joining = "Joining";
+}
+
+/// <summary>
+/// One cluster member as seen by a node. <see cref="Match"/> and <see cref="Lag"/> (entries behind the leader's last
+/// index) and <see cref="Reachable"/> are known only on the leader.
+/// </summary>
+public sealed record MemberInfo(string Id, string Host, int Port, bool IsVoter)
+{
+    public string Role { get; init; } = IsVoter ? MemberRoles.Voter : MemberRoles.Learner;
+    public ulong Match { get; init; }
+    public ulong Lag { get; init; }
+    public bool Reachable { get; init; }
+    public string Endpoint => ClusterDefinition.FormatEndpoint(Host, Port);
+}
 
 /// <summary>A node's view of itself and the cluster (reply to <see cref="ClientOp.Status"/>).</summary>
 public sealed record NodeStatus
@@ -90,6 +141,14 @@ public sealed record NodeStatus
     public ulong LastIndex { get; init; }
     public ulong SnapshotIndex { get; init; }
     public IReadOnlyList<MemberInfo> Members { get; init; } = [];
+    /// <summary>True while a joint configuration (C_old,new) is in force (paper §6).</summary>
+    public bool Joint { get; init; }
+    /// <summary>Leader only: a configuration change is appended but not yet applied.</summary>
+    public bool ChangePending { get; init; }
+    /// <summary>This node was removed from the cluster (it no longer campaigns or serves).</summary>
+    public bool Removed { get; init; }
+    /// <summary>This node holds no configuration yet: it waits to be added (started with --join).</summary>
+    public bool Joining { get; init; }
 }
 
 /// <summary>A node's answer to a <see cref="ClientRequest"/>.</summary>
@@ -108,4 +167,5 @@ public sealed record ClientReply
     public bool Stale { get; init; }
     public string? Error { get; init; }
     public NodeStatus? NodeStatus { get; init; }
+    public MembershipError MembershipError { get; init; }
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using RaftPS.Simulation.Linearizability;
+using RaftPS.History;
 using Xunit.Abstractions;
 
 namespace RaftPS.Simulation.Tests;

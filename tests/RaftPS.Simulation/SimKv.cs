@@ -1,5 +1,5 @@
 using System.Text;
-using RaftPS.Simulation.Linearizability;
+using RaftPS.History;
 
 namespace RaftPS.Simulation;
 

@@ -1,5 +1,5 @@
 using RaftPS.Consensus;
-using RaftPS.Simulation.Linearizability;
+using RaftPS.History;
 
 namespace RaftPS.Simulation;
 
@@ -38,6 +38,12 @@ public sealed class SimResult
     public int Crashes { get; set; }
     public int SnapshotsSent { get; set; }
     public int ConfChanges { get; set; }
+    public int Pauses { get; set; }
+    public int Figure8Crashes { get; set; }
+    /// <summary>Reads answered by a node whose term was already behind the newest term in the cluster: the checker sees
+    /// these, so a deposed leader serving stale data is caught.</summary>
+    public int ReadsByDeposedLeader { get; set; }
+    public string Schedule { get; set; } = "";
     public bool LinearizabilityTimedOut { get; set; }
     public List<string> Violations { get; } = new();
     public List<string> Trace { get; } = new();
@@ -77,6 +83,11 @@ public sealed class Simulation
     private long _healStart;
     private long _readCtx;
     private int _maxMessageBytes, _maxInflight;
+    private SimSchedule _schedule = new();
+    // node -> time until which it is cut off from every peer (pause isolation, long-lived stale followers)
+    private readonly Dictionary<ulong, long> _isolatedUntil = new();
+    private readonly HashSet<(ulong Id, ulong Term)> _fig8Targeted = new();
+    private ulong[] _lastMinority = [];
 
     public Simulation(SimOptions options)
     {
@@ -96,9 +107,16 @@ public sealed class Simulation
         _dropRate = _rng.NextDouble() * 0.2;
         _dupRate = _rng.NextDouble() * 0.1;
         _maxDelay = 2 + _rng.Next(25);
-        _maxMessageBytes = _rng.Next(2) == 0 ? 1 : 64 << _rng.Next(5);
-        _maxInflight = 1 + _rng.Next(8);
-        Trace($"seed {_o.Seed} nodes {_o.Nodes} drop {_dropRate:F2} dup {_dupRate:F2} delay<= {_maxDelay}");
+        _schedule = SimSchedule.Draw(_rng, _o.Clients);
+        _result.Schedule = _schedule.ToString();
+        // One-entry appends (size limit 1 byte) with a deep pipeline make partial acknowledgements and out-of-order
+        // appends common: what exposes commit-rule and truncation mistakes (Figure 8).
+        _maxMessageBytes = _schedule.Figure8 || _rng.Next(2) == 0 ? 1 : 64 << _rng.Next(5);
+        _maxInflight = 1 + _rng.Next(_schedule.Figure8 ? 16 : 8);
+        Trace($"seed {_o.Seed} nodes {_o.Nodes} drop {_dropRate:F2} dup {_dupRate:F2} delay<= {_maxDelay} msg<= {_maxMessageBytes}B inflight {_maxInflight}");
+        Trace($"schedule: {_schedule}");
+        foreach (var n in _nodes) n.TickPeriod = DrawTickPeriod();
+        foreach (var c in _clients.Take(_schedule.PatientClients)) c.RetryTicks = 20 + _rng.Next(100);
         foreach (var n in _nodes)
         {
             Start(n);
@@ -107,6 +125,8 @@ public sealed class Simulation
         }
         foreach (var c in _clients) Schedule(_rng.Next(5 * TickUnits), () => ClientNext(c));
         Schedule(0, FaultLoop);
+        if (_schedule.Figure8) Schedule(_rng.Next(20 * TickUnits), Figure8Loop);
+        if (_schedule.StaleFollowers) Schedule(_rng.Next(40 * TickUnits), StaleFollowerLoop);
         var faultEnd = (long)_o.FaultTicks * TickUnits;
         _healStart = faultEnd;
         Schedule(faultEnd, Heal);
@@ -135,6 +155,7 @@ public sealed class Simulation
             _result.Violations.Add($"unexpected {ex.GetType().Name} at t={_now}: {ex.Message}\n{ex.StackTrace}");
         }
         _result.Operations = _history.Count;
+        if (_result.Violations.Count > 0) _trace.Enqueue($"schedule: {_schedule}");
         _result.Trace.AddRange(_trace);
         return _result;
     }
@@ -182,22 +203,62 @@ public sealed class Simulation
         if (!n.Up) return;
         n.Up = false;
         n.Raft = null;
+        n.PausedUntil = 0;
+        n.Inbox.Clear();
         _result.Crashes++;
         Trace($"n{n.Id} crash ({why})");
     }
 
     private void TickLoop(SimNode n)
     {
-        Schedule(TickUnits, () => TickLoop(n));
+        // Clock-rate skew: each node's ticks come at its own period.
+        Schedule(n.TickPeriod, () => TickLoop(n));
         if (!n.Up) return;
-        if (_now < n.StalledUntil) return; // a paused node does not notice time passing either
+        if (n.Paused) return; // a paused process does not notice time passing either
         n.Raft!.Tick();
         Process(n);
     }
 
+    private int DrawTickPeriod() => _schedule.ClockSkew switch
+    {
+        SimSchedule.Skew.WithinLease => TickUnits - 2 + _rng.Next(5),
+        SimSchedule.Skew.BeyondLease => 3 + _rng.Next(28),
+        _ => TickUnits,
+    };
+
+    /// <summary>Freezes a node: no ticks, no processing; peer messages and client requests queue in its inbox.</summary>
+    private void Pause(SimNode n, int ticks, string why)
+    {
+        if (!n.Up || n.Paused) return;
+        n.PausedUntil = _now + (long)ticks * TickUnits;
+        var epoch = ++n.PauseEpoch;
+        _result.Pauses++;
+        Trace($"n{n.Id} paused ({why}) until {n.PausedUntil}");
+        Schedule((long)ticks * TickUnits, () => { if (n.PauseEpoch == epoch) Resume(n); });
+    }
+
+    /// <summary>A paused node wakes up and first handles everything that queued up while it was frozen, oldest first.</summary>
+    private void Resume(SimNode n)
+    {
+        if (!n.Paused) return;
+        n.PausedUntil = 0;
+        var queued = n.Inbox.ToArray();
+        n.Inbox.Clear();
+        Trace($"n{n.Id} resumes with {queued.Length} queued messages/requests");
+        foreach (var a in queued) a();
+    }
+
     // ------------------------------------------------------------------ network
 
-    private bool Linked(ulong from, ulong to) => !_cut.Contains((from, to));
+    private bool Linked(ulong from, ulong to) => !_cut.Contains((from, to)) && !Isolated(from) && !Isolated(to);
+
+    private bool Isolated(ulong id) => _isolatedUntil.TryGetValue(id, out var until) && _now < until;
+
+    private void Isolate(ulong id, long ticks, string why)
+    {
+        _isolatedUntil[id] = Math.Max(_now + ticks * TickUnits, _isolatedUntil.GetValueOrDefault(id));
+        Trace($"n{id} cut off from all peers until {_isolatedUntil[id]} ({why})");
+    }
 
     private void SendPeer(Message m)
     {
@@ -207,6 +268,8 @@ public sealed class Simulation
         for (int i = 0; i < copies; i++)
         {
             var delay = 1 + _rng.Next(_healed ? 3 : _maxDelay);
+            // A datagram that arrives long after newer ones: a stale append or response.
+            if (!_healed && _schedule.LateRate > 0 && _rng.NextDouble() < _schedule.LateRate) delay += (20 + _rng.Next(100)) * TickUnits;
             Schedule(delay, () => DeliverPeer(m));
         }
     }
@@ -215,9 +278,11 @@ public sealed class Simulation
     {
         var n = _nodes[m.To - 1];
         if (!n.Up) return;
-        if (_now < n.StalledUntil)
+        // A partition also drops what was in flight across it when it started.
+        if (!Linked(m.From, m.To)) return;
+        if (n.Paused)
         {
-            Schedule(n.StalledUntil - _now, () => DeliverPeer(m));
+            n.Inbox.Add(() => DeliverPeer(m));
             return;
         }
         n.Raft!.Step(m);
@@ -285,6 +350,27 @@ public sealed class Simulation
             n.ReadyReads.AddRange(rd.ReadStates);
             raft.Advance(rd);
             ServeReads(n);
+            if (raft.Role == Role.Leader && role != Role.Leader)
+            {
+                // A new leader whose log holds uncommitted entries before its no-op: the Figure 8 setting.
+                n.OldTailLeaderTerm = raft.Log.Committed + 1 < raft.Log.LastIndex ? raft.Term : 0;
+            }
+            if (_schedule.Figure8 && !_healed && role == Role.Leader && n.OldTailLeaderTerm == raft.Term &&
+                rd.CommittedEntries.Count > 0 && _rng.Next(4) != 0)
+            {
+                // Figure 8: the leader is cut off and dies right after its commit index moved, before its next appends
+                // (its no-op, with one-entry appends) reach the followers and before they learn of the commit.
+                n.OldTailLeaderTerm = 0;
+                var incarnation = n.Incarnation;
+                Isolate(n.Id, 5 + _rng.Next(25), "figure 8: leader cut off right after committing");
+                Schedule(_rng.Next(TickUnits), () =>
+                {
+                    if (n.Incarnation != incarnation || !n.Up) return;
+                    _result.Figure8Crashes++;
+                    Crash(n, "figure 8: leader dies right after committing");
+                    Schedule((3 + _rng.Next(25)) * TickUnits, () => { if (!n.Up && !_healed) Start(n); });
+                });
+            }
             if (role != raft.Role || rd.HardState is { } h && h.Term != n.LastTracedTerm)
             {
                 n.LastTracedTerm = raft.Term;
@@ -333,7 +419,8 @@ public sealed class Simulation
         if (n.WaitingWrites.Remove((cmd.Client, cmd.OpId), out var client))
         {
             var opId = cmd.OpId;
-            SendClientLink(() => OnReply(client, opId, ok: true, value: null, hint: 0));
+            var from = (int)n.Id - 1;
+            SendClientLink(() => OnReply(client, opId, ok: true, value: null, hint: 0, from));
         }
     }
 
@@ -347,10 +434,12 @@ public sealed class Simulation
             n.ReadyReads.RemoveAt(i);
             var key = Convert.ToHexString(rs.Context);
             if (!n.WaitingReads.Remove(key, out var reads)) continue;
+            if (_nodes.Any(o => o.Up && o.Raft!.Term > n.Raft!.Term)) _result.ReadsByDeposedLeader++;
+            var from = (int)n.Id - 1;
             foreach (var (client, opId, k) in reads)
             {
                 var value = n.Kv.Get(k);
-                SendClientLink(() => OnReply(client, opId, ok: true, value: value, hint: 0));
+                SendClientLink(() => OnReply(client, opId, ok: true, value: value, hint: 0, from));
             }
         }
     }
@@ -379,7 +468,9 @@ public sealed class Simulation
         c.OpId++;
         c.Current = new PendingOp(c.OpId, kind, key, kind == KvOpKind.Put ? $"v{c.Id}.{c.OpId}" : null, _now);
         c.Deadline = _now + 150 * TickUnits;
-        c.Target = _rng.Next(_nodes.Length);
+        // Clients remember the node that answered them last (as real clients cache the leader), so a paused or
+        // partitioned old leader keeps receiving requests invoked after the rest of the cluster moved on.
+        c.Target = c.Preferred >= 0 && _rng.Next(10) < 7 ? c.Preferred : _rng.Next(_nodes.Length);
         ClientSend(c);
     }
 
@@ -389,8 +480,9 @@ public sealed class Simulation
         var node = _nodes[c.Target];
         var attempt = ++c.Attempt;
         SendClientLink(() => OnRequest(node, c, op));
-        // Retry elsewhere if no answer in time.
-        Schedule(4 * TickUnits + _rng.Next(2 * TickUnits), () =>
+        // Retry elsewhere if no answer in time; patient clients wait long (their answer may come from a paused leader).
+        var wait = c.RetryTicks > 0 && !_healed ? c.RetryTicks * TickUnits : 4 * TickUnits;
+        Schedule(wait + _rng.Next(2 * TickUnits), () =>
         {
             if (c.Current != op || c.Attempt != attempt) return;
             if (_now >= c.Deadline && !_healed)
@@ -415,7 +507,13 @@ public sealed class Simulation
 
     private void OnRequest(SimNode n, SimClient c, PendingOp op)
     {
-        if (!n.Up || _now < n.StalledUntil) return; // lost (a stalled node drops client traffic here; the client retries)
+        if (!n.Up) return; // lost; the client retries
+        if (n.Paused)
+        {
+            // A frozen process's socket buffer keeps the request; it is handled when the process resumes.
+            n.Inbox.Add(() => OnRequest(n, c, op));
+            return;
+        }
         var raft = n.Raft!;
         bool accepted;
         if (op.Kind == KvOpKind.Get)
@@ -432,22 +530,25 @@ public sealed class Simulation
         if (!accepted)
         {
             var hint = raft.Lead;
-            SendClientLink(() => OnReply(c, op.OpId, ok: false, value: null, hint: hint));
+            var from = (int)n.Id - 1;
+            SendClientLink(() => OnReply(c, op.OpId, ok: false, value: null, hint: hint, from));
         }
         Process(n);
     }
 
-    private void OnReply(SimClient c, long opId, bool ok, string? value, ulong hint)
+    private void OnReply(SimClient c, long opId, bool ok, string? value, ulong hint, int from)
     {
         var op = c.Current;
         if (op is null || op.OpId != opId) return; // late reply for an op already finished
         if (!ok)
         {
             c.Target = hint != 0 ? (int)hint - 1 : _rng.Next(_nodes.Length);
+            c.Preferred = hint != 0 ? (int)hint - 1 : -1;
             Schedule(1 + _rng.Next(TickUnits), () => { if (c.Current == op) ClientSend(c); });
             return;
         }
         _history.Add(new KvOperation(c.Id, op.Kind, op.Key, op.Value, op.Kind == KvOpKind.Get ? value : null, op.Call, _now, true));
+        c.Preferred = from;
         c.Current = null;
         Schedule(_rng.Next(3 * TickUnits), () => ClientNext(c));
     }
@@ -475,12 +576,71 @@ public sealed class Simulation
             if (down.Length > 0) Start(down[_rng.Next(down.Length)]);
         }
         else if (r < 0.29) Repartition();
-        else if (r < 0.32)
-        {
-            n.StalledUntil = _now + _rng.Next(2, 30) * TickUnits;
-            Trace($"n{n.Id} stalled (slow disk) until {n.StalledUntil}");
-        }
+        else if (r < 0.32) Pause(n, _rng.Next(2, 30), "slow disk");
         else if (r < 0.38 && _o.Membership && leader is not null) ChangeMembership(leader);
+        else if (r < 0.46 && _schedule.Pauses)
+        {
+            // GC pause / VM suspend, most often of the leader: the others elect and move on without it.
+            var target = leader is not null && _rng.Next(4) != 0 ? leader : n;
+            if (target.Paused || !target.Up) return;
+            var ticks = 15 + _rng.Next(66);
+            if (_schedule.PauseIsolates && target == leader) Isolate(target.Id, ticks + _rng.Next(16), "paused leader's network");
+            Pause(target, ticks, target == leader ? "process pause of the leader" : "process pause");
+        }
+        else if (r < 0.49 && _schedule.ClockSkew == SimSchedule.Skew.BeyondLease)
+        {
+            n.TickPeriod = DrawTickPeriod();
+            Trace($"n{n.Id} clock now ticks every {n.TickPeriod}");
+        }
+    }
+
+    /// <summary>
+    /// Figure 8 on purpose (paper §5.4.2): cut a leader off with a minority of followers so it appends entries that reach
+    /// only them, then crash it; it comes back later, possibly to lead again in a later term with those entries. The
+    /// minority partners keep a divergent tail and may stay cut off for long (stale followers).
+    /// </summary>
+    private void Figure8Loop()
+    {
+        if (_healed) return;
+        Schedule((3 + _rng.Next(6)) * TickUnits, Figure8Loop);
+        var leader = _nodes.FirstOrDefault(x => x.Up && !x.Paused && x.Raft!.Role == Role.Leader);
+        if (leader is null || _rng.Next(2) == 0 || !_fig8Targeted.Add((leader.Id, leader.Raft!.Term))) return;
+        var others = _nodes.Where(x => x != leader).OrderBy(_ => _rng.Next()).ToArray();
+        var minority = others.Take(_rng.Next(_nodes.Length / 2)).Select(x => x.Id).ToArray();
+        var group = minority.Append(leader.Id).ToHashSet();
+        _cut.Clear();
+        foreach (var a in group) foreach (var b in _nodes.Select(x => x.Id).Where(x => !group.Contains(x))) { _cut.Add((a, b)); _cut.Add((b, a)); }
+        _lastMinority = minority;
+        Trace($"figure 8: leader n{leader.Id} (term {leader.Raft.Term}) cut off with minority {{{string.Join(",", minority)}}}");
+        var incarnation = leader.Incarnation;
+        Schedule((1 + _rng.Next(6)) * TickUnits, () =>
+        {
+            if (_healed || leader.Incarnation != incarnation || !leader.Up) return;
+            _result.Figure8Crashes++;
+            Crash(leader, "figure 8: leader dies after replicating to a minority");
+            Schedule(_rng.Next(5) * TickUnits, () =>
+            {
+                if (_healed) return;
+                _cut.Clear();
+                Trace("figure 8: partition healed");
+                if (_schedule.StaleFollowers && minority.Length > 0 && _rng.Next(2) == 0)
+                    Isolate(minority[_rng.Next(minority.Length)], 40 + _rng.Next(110), "stale follower with a divergent tail");
+            });
+            Schedule((3 + _rng.Next(25)) * TickUnits, () => { if (!leader.Up && !_healed) Start(leader); });
+        });
+    }
+
+    /// <summary>Long-lived stale followers: a node (often one holding a divergent tail) stays cut off while the others
+    /// elect, commit and compact, then returns and must be brought back by truncation or a snapshot.</summary>
+    private void StaleFollowerLoop()
+    {
+        if (_healed) return;
+        Schedule((30 + _rng.Next(60)) * TickUnits, StaleFollowerLoop);
+        if (_isolatedUntil.Values.Any(t => t > _now)) return;
+        var pick = _lastMinority.Length > 0 && _rng.Next(2) == 0
+            ? _lastMinority[_rng.Next(_lastMinority.Length)]
+            : _nodes[_rng.Next(_nodes.Length)].Id;
+        Isolate(pick, 40 + _rng.Next(110), "long-lived stale follower");
     }
 
     /// <summary>Asks the leader for a configuration change: leave a joint configuration, add or remove one voter
@@ -568,10 +728,12 @@ public sealed class Simulation
     {
         _healed = true;
         _cut.Clear();
+        _isolatedUntil.Clear();
         foreach (var n in _nodes)
         {
-            n.StalledUntil = 0;
             n.CrashOnNextWrite = false;
+            n.TickPeriod = TickUnits;
+            if (n.Paused) Resume(n);
         }
         Trace("faults stop: network healed, crashed nodes restart");
         foreach (var n in _nodes.Where(x => !x.Up)) Start(n);
@@ -633,7 +795,14 @@ public sealed class Simulation
         public SimDisk Disk { get; } = new();
         public bool Up;
         public int Incarnation;
-        public long StalledUntil;
+        public long PausedUntil;
+        public int PauseEpoch;
+        public bool Paused => PausedUntil != 0;
+        /// <summary>What arrived while the node was paused, in arrival order.</summary>
+        public List<Action> Inbox { get; } = new();
+        public int TickPeriod = TickUnits;
+        /// <summary>Term in which this node became leader with uncommitted entries before its no-op (0: not so).</summary>
+        public ulong OldTailLeaderTerm;
         public bool CrashOnNextWrite;
         public ulong LastTracedTerm;
         public Dictionary<(int Client, long OpId), SimClient> WaitingWrites { get; } = new();
@@ -651,5 +820,9 @@ public sealed class Simulation
         public long Deadline;
         public int Target;
         public int Attempt;
+        /// <summary>Node that answered last (the client's idea of the leader), -1 if none.</summary>
+        public int Preferred = -1;
+        /// <summary>Ticks before retrying elsewhere; 0 = the impatient default.</summary>
+        public int RetryTicks;
     }
 }

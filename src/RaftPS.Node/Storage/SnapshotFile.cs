@@ -8,14 +8,17 @@ namespace RaftPS.Node.Storage;
 /// <summary>
 /// Snapshot file <c>snap-&lt;index:D20&gt;.snap</c>, little endian:
 /// magic "RPSSNAP\0", version u32, index u64, term u64, conf state (voters, learners, outgoing voters, next learners:
-/// each count u32 + ids u64; auto-leave u8), data length u64, data, then CRC-32C u32 over everything before it.
+/// each count u32 + ids u64; auto-leave u8), [version 2: configuration context length u32 + bytes,] data length u64, data,
+/// then CRC-32C u32 over everything before it. The context holds the members' addresses: without it a node restarted from
+/// a snapshot that covers every configuration entry would know its peers' ids but not where they are. Version 1 files
+/// (no context) are still read.
 /// </summary>
 internal static class SnapshotFile
 {
     public const string Prefix = "snap-";
     public const string Suffix = ".snap";
     public const string CorruptSuffix = ".corrupt";
-    private const uint Version = 1;
+    private const uint Version = 2;
     private static ReadOnlySpan<byte> Magic => "RPSSNAP\0"u8;
 
     public static string FileName(ulong index) => $"{Prefix}{index:D20}{Suffix}";
@@ -65,7 +68,9 @@ internal static class SnapshotFile
     private static byte[] EncodeHeader(Snapshot snapshot)
     {
         ConfState cs = snapshot.Metadata.ConfState;
-        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count) + 1 + 8;
+        byte[] context = cs.Context ?? [];
+        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count) + 1
+            + 4 + context.Length + 8;
         var header = new byte[size];
         Span<byte> p = header;
         Magic.CopyTo(p);
@@ -85,7 +90,10 @@ internal static class SnapshotFile
             }
         }
         p[0] = cs.AutoLeave ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteUInt64LittleEndian(p[1..], (ulong)snapshot.Data.LongLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(p[1..], (uint)context.Length);
+        context.CopyTo(p[5..]);
+        p = p[(5 + context.Length)..];
+        BinaryPrimitives.WriteUInt64LittleEndian(p, (ulong)snapshot.Data.LongLength);
         return header;
     }
 
@@ -103,7 +111,7 @@ internal static class SnapshotFile
             throw new InvalidDataException("not a snapshot file (bad magic)");
         }
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart[8..]);
-        if (version != Version)
+        if (version is not (1 or Version))
         {
             throw new InvalidDataException($"unsupported snapshot format version {version}");
         }
@@ -130,13 +138,29 @@ internal static class SnapshotFile
                 lists[l][i] = BinaryPrimitives.ReadUInt64LittleEndian(word);
             }
         }
-        Span<byte> tail = stackalloc byte[9];
-        ReadChecked(handle, ref pos, length, tail, ref crc);
-        if (tail[0] > 1)
+        Span<byte> flag = stackalloc byte[1];
+        ReadChecked(handle, ref pos, length, flag, ref crc);
+        if (flag[0] > 1)
         {
             throw new InvalidDataException("bad auto-leave flag");
         }
-        ulong dataLength = BinaryPrimitives.ReadUInt64LittleEndian(tail[1..]);
+        byte[]? context = null;
+        if (version >= 2)
+        {
+            ReadChecked(handle, ref pos, length, word[..4], ref crc);
+            uint contextLength = BinaryPrimitives.ReadUInt32LittleEndian(word);
+            if (contextLength > length - pos)
+            {
+                throw new InvalidDataException($"configuration context of {contextLength} bytes does not fit in the file");
+            }
+            if (contextLength > 0)
+            {
+                context = new byte[contextLength];
+                ReadChecked(handle, ref pos, length, context, ref crc);
+            }
+        }
+        ReadChecked(handle, ref pos, length, word, ref crc);
+        ulong dataLength = BinaryPrimitives.ReadUInt64LittleEndian(word);
         if (dataLength != (ulong)(length - pos - 4))
         {
             throw new InvalidDataException($"data length {dataLength} does not match the file size {length}");
@@ -150,7 +174,7 @@ internal static class SnapshotFile
         {
             throw new InvalidDataException("checksum mismatch");
         }
-        var conf = new ConfState(lists[0], lists[1], lists[2], lists[3], tail[0] == 1);
+        var conf = new ConfState(lists[0], lists[1], lists[2], lists[3], flag[0] == 1, context);
         return new Snapshot(new SnapshotMetadata(index, term, conf), data);
     }
 

@@ -54,7 +54,8 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
         Options = options;
         Counters = new WireCounters();
         _framer = new DatagramFramer(options.Wire, clusterId, nodeId);
-        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.SnapshotChunk, MessageKind.SnapshotAck);
+        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.Removed,
+            MessageKind.SnapshotChunk, MessageKind.SnapshotAck);
         _faultRandom = new Random(options.FaultSeed ?? unchecked((int)nodeId * 7919 + 17));
 
         _socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -148,6 +149,29 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
             WireWriter.Return(w);
         }
     }
+
+    /// <summary>Tells peer <paramref name="to"/> it was removed by the configuration committed at <paramref name="configIndex"/>.</summary>
+    public bool SendRemovedNotice(ulong to, ulong configIndex)
+    {
+        if (_disposed) return false;
+        var faults = _faults;
+        if (faults.Suspended || faults.PartitionedFrom.Contains(to) || !Peers.TryGet(to, out var peer)) return false;
+        var address = AddressOf(peer);
+        var w = WireWriter.Rent();
+        try
+        {
+            w.WriteVarUInt64(configIndex);
+            _framer.Frame(MessageKind.Removed, w, (this, address, faults), static (s, d) => s.Item1.SendPeerDatagram(d, s.address, s.faults));
+            return true;
+        }
+        finally
+        {
+            WireWriter.Return(w);
+        }
+    }
+
+    /// <summary>A member said this node was removed (sender id, configuration index). Raised on the receive thread.</summary>
+    public event Action<ulong, ulong>? RemovedNoticeReceived;
 
     /// <summary>Sends a reply to a client address received with its request. Only <see cref="FaultSettings.Suspended"/> affects client traffic.</summary>
     public bool SendReply(ClientReply reply, EndPoint to)
@@ -320,7 +344,7 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
             Counters.CountDrop(DropReason.FaultInjected);
             return;
         }
-        bool isPeer = header.Kind is MessageKind.Raft || IsStreamKind(header.Kind);
+        bool isPeer = header.Kind is MessageKind.Raft or MessageKind.Removed || IsStreamKind(header.Kind);
         if (isPeer && (faults.PartitionedFrom.Contains(header.SenderId) || (faults.DropRate > 0 && NextFaultDouble() < faults.DropRate)))
         {
             Counters.CountDrop(DropReason.FaultInjected);
@@ -333,6 +357,23 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
             return;
         }
 
+        if (header.Kind == MessageKind.Removed)
+        {
+            ulong configIndex;
+            try
+            {
+                var reader = new WireReader(message.Payload);
+                configIndex = reader.ReadVarUInt64();
+                reader.EnsureEnd();
+            }
+            catch (WireFormatException)
+            {
+                Counters.CountDrop(DropReason.Malformed);
+                return;
+            }
+            RemovedNoticeReceived?.Invoke(header.SenderId, configIndex);
+            return;
+        }
         if (isPeer)
         {
             if (!RaftCodec.TryRead(message.Payload, out var m))
@@ -347,6 +388,9 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
                 Counters.CountDrop(DropReason.Misaddressed);
                 return;
             }
+            // A sender missing from the address book is a member added by a configuration entry this node has not seen
+            // yet, or the leader of a cluster this joiner waits to enter: answer it where it speaks from.
+            if (!Peers.TryGet(m.From, out _)) Peers.Set(m.From, EndPointOf(source));
             if (faults.Delay > TimeSpan.Zero)
             {
                 _ = DeliverLaterAsync(m, faults.Delay);

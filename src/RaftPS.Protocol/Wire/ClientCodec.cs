@@ -15,6 +15,9 @@ public static class ClientCodec
         ExpectedVersion = 2,
         ExpectedValue = 4,
         Faults = 8,
+        Endpoint = 16,
+        AsLearner = 32,
+        Force = 64,
     }
 
     [Flags]
@@ -25,14 +28,18 @@ public static class ClientCodec
         LeaderEndpoint = 4,
         Error = 8,
         NodeStatus = 16,
+        MembershipError = 32,
     }
+
+    private const ClientOp LastOp = ClientOp.PromoteMember;
+    private const ReplyStatus LastStatus = ReplyStatus.MembershipRejected;
 
     public static void Write(WireWriter w, ClientRequest r)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(r);
         // Undefined enum values would be dropped by every receiver; fail at the sender instead.
-        if (r.Op is < ClientOp.Get or > ClientOp.TransferLeadership) throw new WireFormatException($"undefined client op {(byte)r.Op}");
+        if (r.Op is < ClientOp.Get or > LastOp) throw new WireFormatException($"undefined client op {(byte)r.Op}");
         if (r.Consistency > ReadConsistency.Stale) throw new WireFormatException($"undefined read consistency {(byte)r.Consistency}");
         w.WriteVarUInt64(r.RequestId);
         w.WriteVarUInt64(r.ClientId);
@@ -42,7 +49,10 @@ public static class ClientCodec
         var fields = (r.Value is not null ? RequestFields.Value : 0)
                      | (r.ExpectedVersion.HasValue ? RequestFields.ExpectedVersion : 0)
                      | (r.ExpectedValue is not null ? RequestFields.ExpectedValue : 0)
-                     | (r.Faults is not null ? RequestFields.Faults : 0);
+                     | (r.Faults is not null ? RequestFields.Faults : 0)
+                     | (r.Endpoint is not null ? RequestFields.Endpoint : 0)
+                     | (r.AsLearner ? RequestFields.AsLearner : 0)
+                     | (r.Force ? RequestFields.Force : 0);
         w.WriteByte((byte)fields);
         w.WriteString(r.Key ?? "");
         if (r.Value is not null) w.WriteBytes(r.Value);
@@ -58,6 +68,7 @@ public static class ClientCodec
             foreach (var p in f.PartitionFrom) w.WriteString(p);
             w.WriteVarInt32(f.SuspendMs);
         }
+        if (r.Endpoint is not null) w.WriteString(r.Endpoint);
     }
 
     public static ClientRequest ReadRequest(ReadOnlySpan<byte> payload)
@@ -67,11 +78,11 @@ public static class ClientCodec
         ulong clientId = rd.ReadVarUInt64();
         ulong sequence = rd.ReadVarUInt64();
         byte op = rd.ReadByte();
-        if (op is < (byte)ClientOp.Get or > (byte)ClientOp.TransferLeadership) throw new WireFormatException($"unknown client op {op}");
+        if (op is < (byte)ClientOp.Get or > (byte)LastOp) throw new WireFormatException($"unknown client op {op}");
         byte consistency = rd.ReadByte();
         if (consistency > (byte)ReadConsistency.Stale) throw new WireFormatException($"unknown read consistency {consistency}");
         byte fieldsByte = rd.ReadByte();
-        if ((fieldsByte & ~15) != 0) throw new WireFormatException($"unknown request field flags {fieldsByte:x2}");
+        if ((fieldsByte & ~127) != 0) throw new WireFormatException($"unknown request field flags {fieldsByte:x2}");
         var fields = (RequestFields)fieldsByte;
         string key = rd.ReadString();
         byte[]? value = (fields & RequestFields.Value) != 0 ? rd.ReadBytes() : null;
@@ -89,6 +100,7 @@ public static class ClientCodec
             for (int i = 0; i < count; i++) from[i] = rd.ReadString();
             faults = new FaultSpec { DropRate = ppm / 1_000_000.0, DelayMs = delay, PartitionFrom = from, SuspendMs = rd.ReadVarInt32() };
         }
+        string? endpoint = (fields & RequestFields.Endpoint) != 0 ? rd.ReadString() : null;
         rd.EnsureEnd();
         return new ClientRequest
         {
@@ -103,6 +115,9 @@ public static class ClientCodec
             ExpectedValue = expectedValue,
             Limit = limit,
             Faults = faults,
+            Endpoint = endpoint,
+            AsLearner = (fields & RequestFields.AsLearner) != 0,
+            Force = (fields & RequestFields.Force) != 0,
         };
     }
 
@@ -110,14 +125,15 @@ public static class ClientCodec
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(r);
-        if (r.Status > ReplyStatus.SessionExpired) throw new WireFormatException($"undefined reply status {(byte)r.Status}");
+        if (r.Status > LastStatus) throw new WireFormatException($"undefined reply status {(byte)r.Status}");
         w.WriteVarUInt64(r.RequestId);
         w.WriteByte((byte)r.Status);
         var fields = (r.Stale ? ReplyFields.Stale : 0)
                      | (r.LeaderId is not null ? ReplyFields.LeaderId : 0)
                      | (r.LeaderEndpoint is not null ? ReplyFields.LeaderEndpoint : 0)
                      | (r.Error is not null ? ReplyFields.Error : 0)
-                     | (r.NodeStatus is not null ? ReplyFields.NodeStatus : 0);
+                     | (r.NodeStatus is not null ? ReplyFields.NodeStatus : 0)
+                     | (r.MembershipError != MembershipError.None ? ReplyFields.MembershipError : 0);
         w.WriteByte((byte)fields);
         w.WriteVarUInt64(r.Version);
         if (r.LeaderId is not null) w.WriteString(r.LeaderId);
@@ -133,6 +149,7 @@ public static class ClientCodec
             w.WriteVarUInt64(item.Version);
         }
         if (r.NodeStatus is { } s) WriteStatus(w, s);
+        if (r.MembershipError != MembershipError.None) w.WriteByte((byte)r.MembershipError);
     }
 
     public static ClientReply ReadReply(ReadOnlySpan<byte> payload)
@@ -140,9 +157,9 @@ public static class ClientCodec
         var rd = new WireReader(payload);
         ulong requestId = rd.ReadVarUInt64();
         byte status = rd.ReadByte();
-        if (status > (byte)ReplyStatus.SessionExpired) throw new WireFormatException($"unknown reply status {status}");
+        if (status > (byte)LastStatus) throw new WireFormatException($"unknown reply status {status}");
         byte fieldsByte = rd.ReadByte();
-        if ((fieldsByte & ~31) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
+        if ((fieldsByte & ~63) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
         var fields = (ReplyFields)fieldsByte;
         ulong version = rd.ReadVarUInt64();
         string? leaderId = (fields & ReplyFields.LeaderId) != 0 ? rd.ReadString() : null;
@@ -154,6 +171,13 @@ public static class ClientCodec
         for (int i = 0; i < count; i++)
             items[i] = new KvItem(rd.ReadString(), rd.ReadBytes(), rd.ReadVarUInt64());
         NodeStatus? nodeStatus = (fields & ReplyFields.NodeStatus) != 0 ? ReadStatus(ref rd) : null;
+        var membershipError = MembershipError.None;
+        if ((fields & ReplyFields.MembershipError) != 0)
+        {
+            byte code = rd.ReadByte();
+            if (code is 0 or > (byte)MembershipError.InvalidMember) throw new WireFormatException($"unknown membership error {code}");
+            membershipError = (MembershipError)code;
+        }
         rd.EnsureEnd();
         return new ClientReply
         {
@@ -166,6 +190,7 @@ public static class ClientCodec
             Items = items,
             Version = version,
             NodeStatus = nodeStatus,
+            MembershipError = membershipError,
         };
     }
 
@@ -188,7 +213,12 @@ public static class ClientCodec
             w.WriteString(m.Host ?? "");
             w.WriteVarInt32(m.Port);
             w.WriteBool(m.IsVoter);
+            w.WriteString(m.Role ?? "");
+            w.WriteVarUInt64(m.Match);
+            w.WriteVarUInt64(m.Lag);
+            w.WriteBool(m.Reachable);
         }
+        w.WriteByte((byte)((s.Joint ? 1 : 0) | (s.ChangePending ? 2 : 0) | (s.Removed ? 4 : 0) | (s.Joining ? 8 : 0)));
     }
 
     private static NodeStatus ReadStatus(ref WireReader rd)
@@ -201,11 +231,18 @@ public static class ClientCodec
         ulong applied = rd.ReadVarUInt64();
         ulong last = rd.ReadVarUInt64();
         ulong snapshot = rd.ReadVarUInt64();
-        // Smallest member: empty id (1), empty host (1), port (1), voter flag (1).
-        int count = rd.ReadCount(4);
+        // Smallest member: empty id (1), empty host (1), port (1), voter flag (1), role (1), match (1), lag (1), reachable (1).
+        int count = rd.ReadCount(8);
         var members = count == 0 ? Array.Empty<MemberInfo>() : new MemberInfo[count];
         for (int i = 0; i < count; i++)
-            members[i] = new MemberInfo(rd.ReadString(), rd.ReadString(), rd.ReadVarInt32(), rd.ReadBool());
+        {
+            members[i] = new MemberInfo(rd.ReadString(), rd.ReadString(), rd.ReadVarInt32(), rd.ReadBool())
+            {
+                Role = rd.ReadString(), Match = rd.ReadVarUInt64(), Lag = rd.ReadVarUInt64(), Reachable = rd.ReadBool(),
+            };
+        }
+        byte flags = rd.ReadByte();
+        if ((flags & ~15) != 0) throw new WireFormatException($"unknown status flags {flags:x2}");
         return new NodeStatus
         {
             Id = id,
@@ -217,6 +254,10 @@ public static class ClientCodec
             LastIndex = last,
             SnapshotIndex = snapshot,
             Members = members,
+            Joint = (flags & 1) != 0,
+            ChangePending = (flags & 2) != 0,
+            Removed = (flags & 4) != 0,
+            Joining = (flags & 8) != 0,
         };
     }
 

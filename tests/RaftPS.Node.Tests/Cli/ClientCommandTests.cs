@@ -199,14 +199,15 @@ public class ClientCommandTests(CliClusterFixture fixture) : IClassFixture<CliCl
         var r = await RaftpsCli.RunAsync(With("status"));
         Assert.True(r.Code == ExitCodes.Success, r.ToString());
         var lines = r.OutLines;
-        Assert.Matches("^ID +ENDPOINT +ROLE +TERM +LEADER +COMMIT +APPLIED +LAST$", lines[0]);
+        Assert.Matches("^ID +ENDPOINT +ROLE +MEMBER +LAG +TERM +LEADER +COMMIT +APPLIED +LAST$", lines[0]);
         var rows = lines[1..4].Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
         Assert.Equal(["n1", "n2", "n3"], rows.Select(c => c[0]).ToArray());
         Assert.Equal(fixture.Cluster.Cluster.Members.Select(m => m.Endpoint).ToArray(), rows.Select(c => c[1]).ToArray());
         var leaderRow = Assert.Single(rows, c => c[2] == "Leader");
-        Assert.All(rows, c => Assert.Equal(leaderRow[0], c[4])); // everyone names the same leader
-        Assert.All(rows, c => Assert.True(ulong.Parse(c[5]) >= 1 && ulong.Parse(c[7]) >= ulong.Parse(c[5])));
-        Assert.Equal($"3 of 3 nodes reachable; leader {leaderRow[0]} in term {leaderRow[3]}", lines[4]);
+        Assert.All(rows, c => Assert.Equal("voter", c[3]));
+        Assert.All(rows, c => Assert.Equal(leaderRow[0], c[6])); // everyone names the same leader
+        Assert.All(rows, c => Assert.True(ulong.Parse(c[7]) >= 1 && ulong.Parse(c[9]) >= ulong.Parse(c[7])));
+        Assert.Equal($"3 of 3 nodes reachable; leader {leaderRow[0]} in term {leaderRow[5]}", lines[4]);
 
         var json = await RaftpsCli.RunAsync(With("status", "--json"));
         using var doc = JsonDocument.Parse(json.Out);

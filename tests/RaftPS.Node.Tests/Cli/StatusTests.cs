@@ -21,7 +21,7 @@ public class StatusTests
         var r = await RaftpsCli.RunAsync("status", "--cluster", file, "--timeout", "0.5");
         Assert.True(r.Code == ExitCodes.Success, r.ToString());
         var rows = r.OutLines[1..4].Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
-        Assert.Equal(["n3", cluster.Cluster.Members[2].Endpoint, "unreachable", "-", "-", "-", "-", "-"], rows[2]);
+        Assert.Equal(["n3", cluster.Cluster.Members[2].Endpoint, "unreachable", "-", "-", "-", "-", "-", "-", "-"], rows[2]);
         Assert.Single(rows, c => c[2] == "Leader");
         Assert.StartsWith("2 of 3 nodes reachable; leader n", r.OutLines[4]);
 

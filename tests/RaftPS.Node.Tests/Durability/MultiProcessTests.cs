@@ -4,7 +4,7 @@ using System.Text;
 using RaftPS.Client;
 using RaftPS.Node.Storage;
 using RaftPS.Protocol;
-using RaftPS.Simulation.Linearizability;
+using RaftPS.History;
 using Xunit.Abstractions;
 
 namespace RaftPS.Node.Tests.Durability;

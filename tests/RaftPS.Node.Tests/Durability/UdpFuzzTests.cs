@@ -28,7 +28,7 @@ public class UdpFuzzTests(ITestOutputHelper output)
     [Fact]
     public async Task Keyed_cluster_survives_120k_fuzzed_datagrams_with_term_log_and_data_unchanged()
     {
-        await using var cluster = InProcessCluster.Start(3, (_, o) => Patient(o with { Cluster = Clusters.WithKey(o.Cluster, Secret) }));
+        await using var cluster = InProcessCluster.Start(3, (_, o) => Patient(o with { Cluster = Clusters.WithKey(o.Cluster!, Secret) }));
         var keyed = Clusters.WithKey(cluster.Cluster, Secret);
         var leader = await cluster.WaitForLeaderAsync();
         using var client = new KvTestClient(keyed);

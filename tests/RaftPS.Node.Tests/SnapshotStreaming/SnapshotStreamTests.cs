@@ -147,17 +147,21 @@ public sealed class SnapshotStreamTests : IDisposable
     public void One_stream_per_follower_and_a_just_delivered_snapshot_is_not_streamed_again()
     {
         using var net = new LossyNetwork(6);
-        var pair = Connect(net, Fast);
+        bool open = false;
+        // Chunks are lost until the requests below are made, so the first stream is surely still running then.
+        var pair = Connect(net, Fast, deliverChunk: _ => Volatile.Read(ref open));
         var m = Install(1_000_000, 6);
         pair.Sender.Start(m);
         pair.Sender.Start(m);                          // the core repeating itself
         pair.Sender.Start(Install(1_000_000, 7, 200)); // a newer snapshot while the first one is moving
         Assert.Equal(1, pair.Sender.ActiveCount);
+        Volatile.Write(ref open, true);
         Assert.True(pair.Delivered.TryTake(out var got, Wait));
         AssertSame(m, got!);
-        Assert.True(pair.Reports.TryTake(out _, Wait));
+        Assert.True(pair.Reports.TryTake(out var report, Wait));
+        Assert.Equal(SnapshotTransferOutcome.Delivered, report!.Outcome);
         pair.Sender.Start(m); // repeated right after delivery: within the cooldown
-        Assert.Equal(0, pair.Sender.ActiveCount);
+        Assert.True(pair.Sender.ActiveCount == 0, $"streamed again after {report}");
         Assert.False(pair.Delivered.TryTake(out _, 300));
     }
 

@@ -89,9 +89,9 @@ public class ClientCodecTests
     {
         // Layout: requestId, clientId, sequence (1-byte varints here), op, consistency, fields, key...
         { "op 0", b => Set(b, 3, 0) },
-        { "op 9", b => Set(b, 3, 9) },
+        { "op 13", b => Set(b, 3, 13) },
         { "consistency 2", b => Set(b, 4, 2) },
-        { "unknown field flag", b => Set(b, 5, 0x10) },
+        { "unknown field flag", b => Set(b, 5, 0x80) },
         { "trailing byte", b => [.. b, 0] },
         { "invalid utf8 key", b => Set(Set(b, 7, 0xC3), 8, 0x28) },
         { "key length past end", b => Set(b, 6, 0x7F) },
@@ -111,19 +111,19 @@ public class ClientCodecTests
     {
         var good = ClientCodec.Encode(new ClientReply { RequestId = 1, Status = ReplyStatus.Ok });
         // requestId, status, fields, version, item count
-        Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 1, 8)));
-        Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 2, 0x20)));
+        Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 1, 9)));
+        Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 2, 0x40)));
         Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 4, 100)));
     }
 
     [Theory]
     [InlineData((ClientOp)0, ReadConsistency.Linearizable)]
-    [InlineData((ClientOp)9, ReadConsistency.Linearizable)]
+    [InlineData((ClientOp)13, ReadConsistency.Linearizable)]
     [InlineData(ClientOp.Get, (ReadConsistency)2)]
     public void UndefinedEnumsFailAtTheSender(ClientOp op, ReadConsistency consistency)
     {
         Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientRequest { Op = op, Consistency = consistency }));
-        Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientReply { Status = (ReplyStatus)8 }));
+        Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientReply { Status = (ReplyStatus)9 }));
     }
 
     [Fact]

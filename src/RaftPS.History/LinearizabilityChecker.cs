@@ -1,4 +1,3 @@
-// Self-contained (BCL only) so other test projects can include this file via <Compile Include>.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -7,7 +6,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 
-namespace RaftPS.Simulation.Linearizability;
+namespace RaftPS.History;
 
 /// <summary>
 /// Checks key-value client histories for linearizability.
@@ -65,7 +64,7 @@ public static class LinearizabilityChecker
                 case KeyOutcome.TimedOut:
                     return new LinearizabilityResult(true, true, key, string.Create(CultureInfo.InvariantCulture,
                         $"Timed out after {Stopwatch.GetElapsedTime(start).TotalMilliseconds:F0} ms (budget {budget.TotalMilliseconds:F0} ms) " +
-                        $"while checking key {Fmt.Str(key)} ({byKey[key].Count} ops); {checkedKeys} of {keys.Count} keys were linearizable, the rest unchecked."));
+                        $"while checking key {OperationText.Str(key)} ({byKey[key].Count} ops); {checkedKeys} of {keys.Count} keys were linearizable, the rest unchecked."));
             }
             checkedKeys++;
         }
@@ -243,7 +242,7 @@ public static class LinearizabilityChecker
                 // Fast path with a clear message: a read of a value no Put wrote before the read returned.
                 if (id == NoValue || minPutCall[id] > op.Return)
                 {
-                    Explanation = $"Key {Fmt.Str(_key)} is not linearizable: {Fmt.Op(op)} read a value that no Put on this key " +
+                    Explanation = $"Key {OperationText.Str(_key)} is not linearizable: {OperationText.Op(op)} read a value that no Put on this key " +
                                   (id == NoValue ? "ever wrote." : "had been invoked with before the read returned.");
                     return false;
                 }
@@ -676,21 +675,21 @@ public static class LinearizabilityChecker
         {
             var sb = new StringBuilder();
             sb.Append(CultureInfo.InvariantCulture,
-                $"Key {Fmt.Str(_key)} is not linearizable ({_ops.Length} ops searched). ");
+                $"Key {OperationText.Str(_key)} is not linearizable ({_ops.Length} ops searched). ");
             sb.Append(CultureInfo.InvariantCulture,
                 $"Longest linearizable prefix found has {_bestDepth} ops");
             if (_bestTail.Length > 0)
             {
-                sb.Append(", ending with: ").Append(string.Join("; ", _bestTail.Select(o => Fmt.Op(_ops[o]))));
+                sb.Append(", ending with: ").Append(string.Join("; ", _bestTail.Select(o => OperationText.Op(_ops[o]))));
             }
-            sb.Append(". Value after it: ").Append(_bestState == Absent ? "absent" : Fmt.Str(_values[_bestState])).Append('.');
+            sb.Append(". Value after it: ").Append(_bestState == Absent ? "absent" : OperationText.Str(_values[_bestState])).Append('.');
             if (_bestBlocking >= 0)
             {
-                sb.Append(" It cannot be extended past ").Append(Fmt.Op(_ops[_bestBlocking]))
+                sb.Append(" It cannot be extended past ").Append(OperationText.Op(_ops[_bestBlocking]))
                   .Append(", which returned before it could take effect");
                 if (_bestPending.Length > 0)
                 {
-                    sb.Append("; ops pending then: ").Append(string.Join("; ", _bestPending.Select(o => Fmt.Op(_ops[o]))));
+                    sb.Append("; ops pending then: ").Append(string.Join("; ", _bestPending.Select(o => OperationText.Op(_ops[o]))));
                 }
                 sb.Append('.');
             }
@@ -708,26 +707,6 @@ public static class LinearizabilityChecker
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             return z ^ (z >> 31);
-        }
-    }
-
-    /// <summary>Human-readable rendering of ops for explanations.</summary>
-    private static class Fmt
-    {
-        public static string Str(string s) =>
-            s.Length <= 40 ? "\"" + s + "\"" : "\"" + s[..37] + "...\"";
-
-        public static string Op(KvOperation op)
-        {
-            string body = op.Kind switch
-            {
-                KvOpKind.Put => $"Put({Str(op.Key)}, {Str(op.Value ?? "")})",
-                KvOpKind.Delete => $"Delete({Str(op.Key)})",
-                _ => $"Get({Str(op.Key)}) -> {(op.Output is null ? "absent" : Str(op.Output))}",
-            };
-            string ret = op.Completed ? op.Return.ToString(CultureInfo.InvariantCulture) : "?";
-            string unknown = op.Completed ? "" : " (outcome unknown)";
-            return string.Create(CultureInfo.InvariantCulture, $"client {op.ClientId} {body} [{op.Call}, {ret}]{unknown}");
         }
     }
 }

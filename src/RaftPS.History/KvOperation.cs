@@ -1,15 +1,4 @@
-// Self-contained (BCL only) so other test projects can include this file via <Compile Include>.
-using System;
-
-namespace RaftPS.Simulation.Linearizability;
-
-/// <summary>The kind of a key-value client operation.</summary>
-public enum KvOpKind
-{
-    Put,
-    Get,
-    Delete,
-}
+namespace RaftPS.History;
 
 /// <summary>
 /// One client operation as observed from outside the store.
@@ -29,11 +18,8 @@ public sealed record KvOperation(
     string? Output,
     long Call,
     long Return,
-    bool Completed);
-
-/// <summary>
-/// Outcome of <see cref="LinearizabilityChecker.Check"/>. When the budget ran out, <see cref="TimedOut"/> is true and
-/// <see cref="IsLinearizable"/> is true (unknown: callers treat it as a pass but should log it).
-/// <see cref="Key"/> names the offending key on a violation, or the key being searched when time ran out.
-/// </summary>
-public sealed record LinearizabilityResult(bool IsLinearizable, bool TimedOut, string? Key, string Explanation);
+    bool Completed)
+{
+    /// <summary>One line for messages, e.g. <c>client 2 Put("k", "v") [10, 42]</c>.</summary>
+    public string Describe() => OperationText.Op(this);
+}
