@@ -44,8 +44,10 @@ public sealed partial class UdpTransport
 
     private static bool IsStreamKind(MessageKind kind) => kind is MessageKind.SnapshotChunk or MessageKind.SnapshotAck;
 
-    private void DeliverStream(MessageKind kind, ulong from, ReadOnlySpan<byte> payload, FaultSettings faults)
+    private void DeliverStream(MessageKind kind, ulong from, ReadOnlySpan<byte> payload, FaultSettings faults, System.Net.SocketAddress source)
     {
+        // As for Raft messages: a sender missing from the address book (a joiner's leader) is answered where it speaks from.
+        if (!Peers.TryGet(from, out _)) Peers.Set(from, EndPointOf(source));
         if (faults.Delay > TimeSpan.Zero)
         {
             _ = DeliverStreamLaterAsync(kind, from, payload.ToArray(), faults.Delay);

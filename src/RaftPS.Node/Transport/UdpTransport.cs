@@ -353,7 +353,7 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
         if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
         if (IsStreamKind(header.Kind))
         {
-            DeliverStream(header.Kind, header.SenderId, message.Payload, faults);
+            DeliverStream(header.Kind, header.SenderId, message.Payload, faults, source);
             return;
         }
 
