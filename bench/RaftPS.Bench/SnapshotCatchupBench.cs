@@ -31,7 +31,6 @@ internal static partial class SnapshotCatchupBench
         await FillAsync(client, keys, valueSize, ct).ConfigureAwait(false);
         double fillSeconds = fill.Elapsed.TotalSeconds;
         var leaderEndpoint = await client.LeaderAsync(ct).ConfigureAwait(false);
-        var leader = cluster.NodeAt(leaderEndpoint) ?? throw new BenchDataException("the leader is not one of the bench's nodes");
         var before = await client.StatusAsync(leaderEndpoint, ct).ConfigureAwait(false);
         BenchProgram.Log($"filled in {fillSeconds:F1} s; leader {before.Id} at index {before.CommitIndex}, snapshot {before.SnapshotIndex}");
 
@@ -56,8 +55,10 @@ internal static partial class SnapshotCatchupBench
             await stopWriters.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(writers).ConfigureAwait(false);
             var all = latencies.SelectMany(l => l).Order().ToArray();
-            var stream = FindStreamReport(Path.Combine(cluster.Directory, leader.Member.Id + ".log"));
-            if (stream is null) BenchProgram.Log("no delivered snapshot stream found in the leader's log (did the member catch up from entries only?)");
+            // Leadership may move during the catch-up: the stream that counted is the last one any node delivered.
+            var stream = cluster.Nodes.Select(n => FindStreamReport(Path.Combine(cluster.Directory, n.Member.Id + ".log")))
+                .Where(r => r is not null).OrderBy(r => r!.Value.At, StringComparer.Ordinal).LastOrDefault();
+            if (stream is null) BenchProgram.Log("no delivered snapshot stream found in the nodes' logs (did the member catch up from entries only?)");
             double stateMiB = (double)keys * valueSize / (1 << 20);
             var result = new SnapshotCatchupResult
             {
@@ -129,7 +130,7 @@ internal static partial class SnapshotCatchupBench
         sorted.Length == 0 ? null : Math.Round(sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)], 2);
 
     /// <summary>The last delivered stream the leader logged ("snapshot stream I to N: Delivered after M ms, B bytes ...").</summary>
-    private static (long Bytes, long Ms)? FindStreamReport(string logPath)
+    private static (long Bytes, long Ms, string At)? FindStreamReport(string logPath)
     {
         string text;
         using (var fs = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
@@ -138,10 +139,10 @@ internal static partial class SnapshotCatchupBench
         var matches = StreamLine().Matches(text);
         if (matches.Count == 0) return null;
         var m = matches[^1];
-        return (long.Parse(m.Groups["bytes"].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture));
+        return (long.Parse(m.Groups["bytes"].Value, CultureInfo.InvariantCulture), long.Parse(m.Groups["ms"].Value, CultureInfo.InvariantCulture), m.Groups["at"].Value);
     }
 
-    [GeneratedRegex(@"snapshot stream \d+ to \d+: Delivered after (?<ms>\d+) ms, (?<bytes>\d+) bytes")]
+    [GeneratedRegex(@"(?<at>\d\d:\d\d:\d\d\.\d+)[^\n]*snapshot stream \d+ to \d+: Delivered after (?<ms>\d+) ms, (?<bytes>\d+) bytes")]
     private static partial Regex StreamLine();
 }
 
