@@ -119,6 +119,9 @@ internal sealed partial class CliApp
                 $"node id '{a.Id}' is not a member of cluster '{cluster.ClusterName}' in {a.ClusterFile} (members: {string.Join(", ", cluster.Members.Select(m => m.Id))}); " +
                 "to add a node to a running cluster start it with --join and --listen");
         var member = listen ?? cluster?.Find(a.Id) ?? new ClusterMember(a.Id, "127.0.0.1", 0);
+        if (firstStart && cluster is not null && joinEndpoints is null)
+            await RefuseBootstrapIntoRunningClusterAsync(a.Id, cluster, a.ClusterFile!, cancellationToken).ConfigureAwait(false);
+
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(ParseLevel(a.LogLevel))
             // Everything on stderr: stdout carries only the ready line, which scripts and the demo parse.
@@ -159,7 +162,8 @@ internal sealed partial class CliApp
         catch (Exception e) when (ExitCodes.For(e) == ExitCodes.StorageCorruption)
         {
             _err.WriteLine($"error: node {a.Id} cannot start: its data directory {Path.GetFullPath(a.DataDirectory)} is damaged.");
-            _err.WriteLine("       Restore it from a backup or, if the rest of the cluster is healthy, empty it so the node catches up from the leader.");
+            _err.WriteLine("       Restore it from a backup or, if the rest of the cluster is healthy, remove this member ('raftps member remove ID')");
+            _err.WriteLine("       and add a fresh node with a new id and an empty data directory ('raftps node --join', 'raftps member add').");
             throw;
         }
 
@@ -189,6 +193,42 @@ internal sealed partial class CliApp
             _err.WriteLine($"error: node {a.Id} stopped after a fatal error");
             await server.StopAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Before a founding member writes its first configuration from the file, ask the other members listed there: if any
+    /// already runs with a different configuration (the file was edited, or this node should have joined), bootstrapping
+    /// would give this node a different entry 1 than theirs. Members that do not answer yet are fine (a new cluster's
+    /// members start in any order).
+    /// </summary>
+    private async Task RefuseBootstrapIntoRunningClusterAsync(string id, ClusterDefinition cluster, string file, CancellationToken ct)
+    {
+        var others = cluster.Members.Where(m => m.Id != id).ToArray();
+        if (others.Length == 0) return;
+        IReadOnlyList<NodeStatus> statuses;
+        try
+        {
+            await using var client = new RaftPS.Client.RaftClient(RaftPS.Client.RaftClientOptions.For(cluster) with
+            {
+                Endpoints = others.Select(m => m.ResolveEndPoint()).ToArray(),
+                Deadline = TimeSpan.FromMilliseconds(500), StatusTimeout = TimeSpan.FromMilliseconds(500), AttemptTimeout = TimeSpan.FromMilliseconds(250),
+            });
+            statuses = await client.ClusterStatusAsync(ct).ConfigureAwait(false);
+        }
+        catch (RaftPS.Client.RaftClientException)
+        {
+            return; // nobody up yet
+        }
+        var inFile = cluster.Members.Select(m => $"{m.Id}@{m.Endpoint}").Order().ToArray();
+        foreach (var status in statuses.Where(s => s.Members.Count > 0))
+        {
+            var running = status.Members.Select(m => $"{m.Id}@{m.Endpoint}").Order().ToArray();
+            if (running.SequenceEqual(inFile)) continue;
+            throw new UsageException(
+                $"cluster '{cluster.ClusterName}' already runs with members [{string.Join(", ", running)}] (as {status.Id} reports), but {file} lists " +
+                $"[{string.Join(", ", inFile)}]; membership comes from the log, never from an edited file. To add {id}, start it with " +
+                $"--join {string.Join(",", status.Members.Select(m => m.Endpoint))} --listen HOST:PORT and run 'raftps member add {id} HOST:PORT'");
         }
     }
 

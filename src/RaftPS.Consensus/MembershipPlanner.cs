@@ -13,8 +13,9 @@ public static class MembershipPlanner
     /// A follower is caught up when its match index is within <paramref name="maxLag"/> entries of the leader's last index
     /// (thesis §4.2.1: a new server must not be made a voter until it has caught up, or commits stall while it copies).
     /// </summary>
+    /// A follower still probing has not acknowledged anything in this term, so its match index proves nothing yet.
     public static bool IsCaughtUp(Progress? progress, ulong leaderLastIndex, ulong maxLag) =>
-        progress is not null && progress.Match + maxLag >= leaderLastIndex;
+        progress is { State: ProgressState.Replicate } && progress.Match + maxLag >= leaderLastIndex;
 
     /// <summary>
     /// The next configuration the leader should propose, or null if none: leaving a joint configuration marked AutoLeave
@@ -44,16 +45,17 @@ public static class MembershipPlanner
         new(config.Voters.Incoming.Ids.ToArray(), config.Learners.Union(config.LearnersNext).Order().ToArray(), [], [], false, config.Context);
 
     /// <summary>
-    /// Whether <paramref name="target"/> would still have a quorum of voters that are reachable (recently active, or the
-    /// leader itself) and caught up. Refusing changes that fail this keeps an operator from removing the servers that
+    /// Whether <paramref name="target"/> would still have a quorum of voters that are reachable (heard from recently, or
+    /// the leader itself) and caught up. Refusing changes that fail this keeps an operator from removing the servers that
     /// hold the cluster together, or adding voters that cannot yet acknowledge anything.
     /// </summary>
+    /// <param name="reachable">Heard from recently (the node passes <see cref="Raft.HeardFromRecently"/>).</param>
     public static bool KeepsQuorum(ConfState target, ulong leaderId, IReadOnlyDictionary<ulong, Progress> progress,
-        ulong leaderLastIndex, ulong maxLag)
+        ulong leaderLastIndex, ulong maxLag, Func<ulong, bool> reachable)
     {
         var next = Configuration.FromConfState(target);
         bool Healthy(ulong id) =>
-            id == leaderId || (progress.TryGetValue(id, out var pr) && pr.RecentActive && IsCaughtUp(pr, leaderLastIndex, maxLag));
+            id == leaderId || (reachable(id) && IsCaughtUp(progress.GetValueOrDefault(id), leaderLastIndex, maxLag));
         return next.Voters.Vote(id => Healthy(id)) == VoteResult.Won;
     }
 }

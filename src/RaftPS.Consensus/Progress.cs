@@ -58,6 +58,11 @@ public sealed class Progress
     /// <summary>Heard from since the last CheckQuorum round (thesis §6.2).</summary>
     public bool RecentActive { get; set; }
     public bool IsLearner { get; set; }
+    /// <summary>
+    /// Leader tick of the last response from this follower. Unlike <see cref="RecentActive"/>, which CheckQuorum clears
+    /// every election timeout, it answers "heard from within the last N ticks" at any moment. Never heard: far past.
+    /// </summary>
+    public long LastHeardTick { get; set; } = long.MinValue / 2;
     public Inflights Inflights { get; }
     /// <summary>Leader tick at which Match last advanced or the state last changed; used to recover from lost datagrams.</summary>
     public long LastProgressTick { get; set; }

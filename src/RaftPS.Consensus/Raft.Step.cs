@@ -170,6 +170,7 @@ public sealed partial class Raft
     private void HandleAppendResponse(Message m, Progress pr)
     {
         pr.RecentActive = true;
+        pr.LastHeardTick = _tickCount;
         if (m.Reject)
         {
             // Paper §5.3 optimisation: the follower hints (index, term) of its last entry with term ≤ the probed term; skip
@@ -217,6 +218,7 @@ public sealed partial class Raft
     private void HandleHeartbeatResponse(Message m, Progress pr)
     {
         pr.RecentActive = true;
+        pr.LastHeardTick = _tickCount;
         pr.ProbeSent = false;
         // Datagrams get lost: if the pipeline or a snapshot has made no progress for an election timeout, start probing again.
         // A snapshot is large and slow to ship: give it longer before sending it again.

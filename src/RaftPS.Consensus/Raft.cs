@@ -72,6 +72,9 @@ public sealed partial class Raft
     /// <summary>The latest snapshot known to the core (recovered, compacted into, or received), if any.</summary>
     public Snapshot? Snapshot => _snapshot;
     public IReadOnlyDictionary<ulong, Progress> Progress => _progress;
+    /// <summary>Leader only: <paramref name="id"/> answered within the last election timeout (this node itself counts).</summary>
+    public bool HeardFromRecently(ulong id) =>
+        id == Id || (Role == Role.Leader && _progress.TryGetValue(id, out var pr) && _tickCount - pr.LastHeardTick < ElectionTimeout);
     /// <summary>
     /// Leader only: a configuration entry (or this term's no-op) is not applied yet, so <see cref="ProposeConfChange"/>
     /// would refuse a new change (thesis §4.1; Ongaro, raft-dev 2015).
@@ -79,6 +82,8 @@ public sealed partial class Raft
     public bool ConfChangePending => Role == Role.Leader && _pendingConfIndex > Log.Applied;
     /// <summary>Leader only: a configuration entry (not just this term's no-op) is appended but not yet applied.</summary>
     public bool ConfEntryPending => ConfChangePending && Log.At(_pendingConfIndex).Type == EntryType.ConfChange;
+    /// <summary>Leader only: index of the configuration entry (or no-op) that must apply before the next change.</summary>
+    public ulong PendingConfIndex => Role == Role.Leader ? _pendingConfIndex : 0;
 
     /// <summary>
     /// Whether this node may campaign: voters of the latest configuration can; learners and removed servers cannot, so they

@@ -74,7 +74,9 @@ public sealed partial class RaftServer
         switch (ev)
         {
             case LoopEvent.Peer p:
-                if (IsWellFormedPeerMessage(p.Message)) _raft.Step(p.Message);
+                if (!IsWellFormedPeerMessage(p.Message)) break;
+                if (_removedByNotice && p.Message.Type is MessageType.Append or MessageType.Heartbeat && p.Message.Term >= _raft.Term) UndoRemovedNotice();
+                _raft.Step(p.Message);
                 break;
             case LoopEvent.Client c:
                 HandleClient(c.Request, c.From);
@@ -99,6 +101,11 @@ public sealed partial class RaftServer
     {
         if (m.To != _self.NodeId || m.Term == 0 || m.From == _self.NodeId || IsFromRemovedServer(m.From)) return false;
         if (m.Type is MessageType.Hup or MessageType.Beat) return false; // local-only kinds
+        // A server that never received entries from a leader (its log is at most the bootstrap entry) cannot tell "new"
+        // from "lost its data" (an emptied data directory): it must not help elect a candidate that has entries it may
+        // have acknowledged before, or a committed entry can be overwritten. Fresh clusters still elect: there every
+        // candidate's log is the bootstrap entry too.
+        if (m.Type is MessageType.Vote or MessageType.PreVote && _raft.Log.LastIndex <= 1 && m.Index > 1) return false;
         for (int i = 0; i < m.Entries.Count; i++)
         {
             var e = m.Entries[i];

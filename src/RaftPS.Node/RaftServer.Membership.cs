@@ -18,8 +18,12 @@ public sealed partial class RaftServer
     private MemberTable _members = MemberTable.Empty;
     private Configuration? _followedConfig;
     // Membership requests waiting for their configuration entry to apply, by entry index.
-    private readonly Dictionary<ulong, PendingRequest> _pendingMembership = new();
+    private readonly Dictionary<ulong, List<PendingRequest>> _pendingMembership = new();
     private bool _everMember;
+    // Whether the latest applied configuration lists this node: removal is a transition of applied configurations.
+    private bool _appliedConfigHasMe;
+    // Removed only on a member's word (no committed configuration of ours says so yet): undone if a leader still replicates to us.
+    private bool _removedByNotice;
     // Members of the latest applied (committed) configuration: removals there are final, so only they are announced.
     private MemberTable _appliedMembers = MemberTable.Empty;
     private ulong _appliedConfigIndex;
@@ -64,7 +68,7 @@ public sealed partial class RaftServer
                 _log.LogWarning("member {Member}: {Message}", m.Id, ex.Message);
             }
         }
-        foreach (var id in members.RemovedNodeIds) _transport.Peers.Remove(id);
+        // Removed servers keep their address: they may still need to be told they were removed.
         _members = members;
         if (config.IsMember(_self.NodeId)) _everMember = true;
         _log.LogInformation("configuration now {Config}: {Members}", config, string.Join(", ", members.Members.Select(m => $"{m.Id}@{m.Endpoint}")));
@@ -73,17 +77,44 @@ public sealed partial class RaftServer
     /// <summary>After a configuration entry applies: answer its requester; notice when this node was removed (paper §6).</summary>
     private void OnConfigurationApplied(Entry e)
     {
-        var applied = _raft.ConfStateAt(e.Index);
+        NoteAppliedConfiguration(_raft.ConfStateAt(e.Index), e.Index);
+        if (_pendingMembership.Remove(e.Index, out var waiting))
+            foreach (var w in waiting) Reply(w.ReplyTo, new ClientReply { RequestId = w.Request.RequestId, NodeStatus = BuildStatus() });
+    }
+
+    /// <summary>
+    /// Records a configuration that applied (an entry or an installed snapshot). This node is removed when its id is in the
+    /// removed list, or when the previous applied configuration listed it and this one does not (paper §6); replaying
+    /// older configurations after a restart never counts. The leader tells servers it just removed (a learner never
+    /// sends anything, so it would never be told otherwise).
+    /// </summary>
+    private void NoteAppliedConfiguration(ConfState applied, ulong index)
+    {
+        var previous = _appliedMembers;
         var table = MemberTable.Decode(applied.Context);
         _appliedMembers = table;
-        _appliedConfigIndex = e.Index;
-        if (!_removed && (table.IsRemoved(_self.NodeId) || (_everMember && !Configuration.FromConfState(applied).IsMember(_self.NodeId))))
+        _appliedConfigIndex = index;
+        bool hasMe = Configuration.FromConfState(applied).IsMember(_self.NodeId);
+        if (!_removed && (table.IsRemoved(_self.NodeId) || (_appliedConfigHasMe && !hasMe)))
         {
             _removed = true;
-            _log.LogWarning("{Node} was removed from the cluster at index {Index}; it no longer campaigns or serves", _self.Id, e.Index);
+            _removedByNotice = false;
+            _log.LogWarning("{Node} was removed from the cluster at index {Index}; it no longer campaigns or serves", _self.Id, index);
         }
-        if (_pendingMembership.Remove(e.Index, out var w))
-            Reply(w.ReplyTo, new ClientReply { RequestId = w.Request.RequestId, NodeStatus = BuildStatus() });
+        else if (_removedByNotice && hasMe)
+        {
+            UndoRemovedNotice();
+        }
+        _appliedConfigHasMe = hasMe;
+        if (_raft.Role == Role.Leader)
+            foreach (var id in table.RemovedNodeIds.Where(id => !previous.IsRemoved(id))) _transport.SendRemovedNotice(id, index);
+    }
+
+    private void UndoRemovedNotice()
+    {
+        _removed = false;
+        _removedByNotice = false;
+        _log.LogWarning("{Node}: a leader still replicates to it, so the removal notice it got was wrong; it serves again", _self.Id);
     }
 
     /// <summary>
@@ -102,11 +133,16 @@ public sealed partial class RaftServer
         return true;
     }
 
-    /// <summary>A member (authenticated like any peer) says this node was removed: stop campaigning and serving.</summary>
+    /// <summary>
+    /// A member (authenticated like any peer) says this node was removed: stop campaigning and serving. Only a committed
+    /// configuration of its own makes that final; a leader that still replicates to it undoes it (a wrong notice must not
+    /// silence a member for good).
+    /// </summary>
     private void OnRemovedNotice(ulong sender, ulong configIndex)
     {
-        if (_removed || sender == _self.NodeId || _appliedMembers.IsRemoved(sender)) return;
+        if (_removed || sender == _self.NodeId || _appliedMembers.IsRemoved(sender) || !_members.Contains(sender)) return;
         _removed = true;
+        _removedByNotice = true;
         _log.LogWarning("{Node} was removed from the cluster (configuration at index {Index}, told by {Sender}); it no longer campaigns or serves",
             _self.Id, configIndex, NameOf(sender) ?? sender.ToString("x16"));
     }
@@ -160,8 +196,10 @@ public sealed partial class RaftServer
         };
         if (error == MembershipError.None && target is null)
         {
-            // Already in the requested state (a retry of a change that went through): answer with the configuration.
-            Reply(from, new ClientReply { RequestId = r.RequestId, NodeStatus = BuildStatus() });
+            // Already in the requested state (a retry of a change that went through): answer with the configuration —
+            // once the entry that made it so has applied, never before (it could still be lost).
+            if (_raft.ConfEntryPending) WaitForConfiguration(_raft.PendingConfIndex, new PendingRequest(r, from));
+            else Reply(from, new ClientReply { RequestId = r.RequestId, NodeStatus = BuildStatus() });
             return;
         }
         if (error == MembershipError.ChangeInProgress && OnlyAutomaticStepPending())
@@ -183,6 +221,11 @@ public sealed partial class RaftServer
             return;
         }
         var index = ProposeConfiguration(target!);
+        if (index == 0 && _raft.LeadTransferee != 0)
+        {
+            Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = "leadership is being transferred; retry" });
+            return;
+        }
         if (index == 0)
         {
             Reply(from, new ClientReply
@@ -193,7 +236,13 @@ public sealed partial class RaftServer
             return;
         }
         _log.LogInformation("membership: {Op} {Member} proposed at {Index}: {Config}", r.Op, r.Key, index, Configuration.FromConfState(target!));
-        _pendingMembership[index] = new PendingRequest(r, from);
+        WaitForConfiguration(index, new PendingRequest(r, from));
+    }
+
+    private void WaitForConfiguration(ulong index, PendingRequest request)
+    {
+        if (!_pendingMembership.TryGetValue(index, out var list)) _pendingMembership[index] = list = new List<PendingRequest>(1);
+        list.Add(request);
     }
 
     /// <summary>
@@ -202,7 +251,8 @@ public sealed partial class RaftServer
     /// </summary>
     private void HandOffLeadership(ClientRequest r, EndPoint from, ConfState target)
     {
-        var heir = target.Voters.Where(id => _raft.Progress.ContainsKey(id)).OrderByDescending(id => _raft.Progress[id].Match).FirstOrDefault();
+        var heir = target.Voters.Where(id => id != _self.NodeId && _raft.Progress.ContainsKey(id) && _raft.HeardFromRecently(id))
+            .OrderByDescending(id => _raft.Progress[id].Match).FirstOrDefault();
         var heirMember = heir == 0 ? null : _members.Find(heir);
         if (heirMember is null || !_raft.TransferLeadership(heir))
         {
@@ -272,7 +322,7 @@ public sealed partial class RaftServer
         {
             Voters = voters, Learners = cs.Learners.Where(id => id != member.NodeId).ToArray(), Context = _members.WithoutMember(member.Id).Encode(),
         };
-        if (!r.Force && !MembershipPlanner.KeepsQuorum(target, _self.NodeId, _raft.Progress, _raft.Log.LastIndex, _options.PromotionMaxLag))
+        if (!r.Force && !MembershipPlanner.KeepsQuorum(target, _self.NodeId, _raft.Progress, _raft.Log.LastIndex, _options.PromotionMaxLag, _raft.HeardFromRecently))
             return Refuse(MembershipError.WouldLoseQuorum, $"removing '{r.Key}' would leave fewer reachable, caught-up voters than a quorum; use force to do it anyway");
         return (target, MembershipError.None, null);
     }
@@ -292,7 +342,7 @@ public sealed partial class RaftServer
             Voters = cs.Voters.Append(member.NodeId).Order().ToArray(), Learners = cs.Learners.Where(id => id != member.NodeId).ToArray(),
             Context = _members.WithoutPromotion([member.Id]).Encode(),
         };
-        if (!r.Force && !MembershipPlanner.KeepsQuorum(target, _self.NodeId, _raft.Progress, _raft.Log.LastIndex, _options.PromotionMaxLag))
+        if (!r.Force && !MembershipPlanner.KeepsQuorum(target, _self.NodeId, _raft.Progress, _raft.Log.LastIndex, _options.PromotionMaxLag, _raft.HeardFromRecently))
             return Refuse(MembershipError.WouldLoseQuorum, $"promoting '{r.Key}' would leave fewer reachable, caught-up voters than a quorum");
         return (target, MembershipError.None, null);
     }
@@ -312,7 +362,7 @@ public sealed partial class RaftServer
             if (!leader) return info;
             if (m.NodeId == _self.NodeId) return info with { Match = last, Reachable = true };
             var pr = _raft.Progress.GetValueOrDefault(m.NodeId);
-            return pr is null ? info : info with { Match = pr.Match, Lag = last > pr.Match ? last - pr.Match : 0, Reachable = pr.RecentActive };
+            return pr is null ? info : info with { Match = pr.Match, Lag = last > pr.Match ? last - pr.Match : 0, Reachable = _raft.HeardFromRecently(m.NodeId) };
         }).ToArray();
     }
 }

@@ -40,6 +40,7 @@ public sealed partial class RaftServer
                 kv.Restore(installed.Data);
                 _kv = kv;
                 _log.LogInformation("installed snapshot at {Index} (term {Term}) from the leader", installed.Index, installed.Term);
+                NoteAppliedConfiguration(installed.Metadata.ConfState, installed.Index);
             }
             foreach (var e in rd.CommittedEntries) Apply(e);
             foreach (var rs in rd.ReadStates)
@@ -112,7 +113,7 @@ public sealed partial class RaftServer
             foreach (var (_, reads) in _confirmedReads) foreach (var rd in reads) Reply(rd.ReplyTo, NotLeader(rd.Request));
             _confirmedReads.Clear();
             _pendingReads = _readBatch.Count;
-            foreach (var m in _pendingMembership.Values) Reply(m.ReplyTo, NotLeader(m.Request));
+            foreach (var m in _pendingMembership.Values.SelectMany(l => l)) Reply(m.ReplyTo, NotLeader(m.Request));
             _pendingMembership.Clear();
             _snapshotSender.CancelAll(); // streams carry this term's InstallSnapshot messages
         }

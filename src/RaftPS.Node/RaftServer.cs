@@ -113,6 +113,10 @@ public sealed partial class RaftServer : IAsyncDisposable
             log.LogInformation("recovered: term {Term}, commit {Commit}, last index {Last}, snapshot {Snap}, {Keys} keys, configuration {Config}",
                 raft.Term, raft.Log.Committed, raft.Log.LastIndex, durable.Snapshot?.Index ?? 0, kv.Count, raft.Config);
 
+            if (!raft.Config.AllIds.Any() && !identity.Joiner && raft.Log.LastIndex > 0)
+                throw new ClusterDefinitionException(
+                    $"data directory '{options.DataDirectory}' has a log but no configuration entry (written by an older RaftPS, before membership " +
+                    "came from the log): start a new cluster and copy the data over with a client");
             var members = MemberTable.Decode(raft.Config.Context);
             WarnIfFileDisagrees(options.Cluster, members, raft, log);
             var self = members.Find(selfNodeId) ?? new ClusterMember(identity.Id, identity.Host, identity.Port);
@@ -124,6 +128,9 @@ public sealed partial class RaftServer : IAsyncDisposable
             var server = new RaftServer(options, log, self, storage, transport, raft, kv) { ClusterName = identity.Cluster };
             server.FollowConfiguration();
             server._appliedMembers = MemberTable.Decode(raft.ConfStateAt(raft.Log.Applied).Context);
+            // Removed in a configuration a snapshot already covers: there is no entry left to apply that would say so.
+            server._removed = server._appliedMembers.IsRemoved(selfNodeId);
+            server._appliedConfigHasMe = Configuration.FromConfState(raft.ConfStateAt(raft.Log.Applied)).IsMember(selfNodeId);
             server._status = server.BuildStatus();
             transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
             transport.RemovedNoticeReceived += (sender, index) => server.Post(new LoopEvent.Invoke(() => server.OnRemovedNotice(sender, index)));

@@ -8,8 +8,15 @@ public class MembershipPlannerTests
     private const ulong Last = 100;
     private const ulong Lag = 10;
 
+    private static Progress Replicating(ulong match, bool active = true)
+    {
+        var pr = new Progress(match + 1, 8, false) { Match = match, RecentActive = active };
+        pr.BecomeReplicate();
+        return pr;
+    }
+
     private static Dictionary<ulong, Progress> ProgressOf(params (ulong Id, ulong Match, bool Active)[] members) =>
-        members.ToDictionary(m => m.Id, m => new Progress(m.Match + 1, 8, false) { Match = m.Match, RecentActive = m.Active });
+        members.ToDictionary(m => m.Id, m => Replicating(m.Match, m.Active));
 
     [Theory]
     [InlineData(100UL, true)]
@@ -17,10 +24,20 @@ public class MembershipPlannerTests
     [InlineData(89UL, false)]
     [InlineData(0UL, false)]
     public void Caught_up_means_within_the_lag_of_the_leaders_last_index(ulong match, bool expected) =>
-        Assert.Equal(expected, MembershipPlanner.IsCaughtUp(new Progress(1, 8, true) { Match = match }, Last, Lag));
+        Assert.Equal(expected, MembershipPlanner.IsCaughtUp(Replicating(match), Last, Lag));
 
     [Fact]
     public void No_progress_is_never_caught_up() => Assert.False(MembershipPlanner.IsCaughtUp(null, Last, Lag));
+
+    [Fact]
+    public void A_follower_that_never_acknowledged_is_not_caught_up_even_on_a_short_log()
+    {
+        // A fresh progress probes with match 0: on a log shorter than the allowed lag, "0 + lag >= last" would pass.
+        var fresh = new Progress(2, 8, true) { RecentActive = true };
+        Assert.False(MembershipPlanner.IsCaughtUp(fresh, leaderLastIndex: 3, maxLag: 1000));
+        var config = Configuration.FromConfState(new ConfState([1, 2, 3], [4], [], []));
+        Assert.Null(MembershipPlanner.NextStep(config, [4], new Dictionary<ulong, Progress> { [4] = fresh }, 3, 1000));
+    }
 
     [Fact]
     public void One_caught_up_learner_is_promoted_by_a_single_server_change()
@@ -95,19 +112,15 @@ public class MembershipPlannerTests
     public void Keeps_quorum_counts_only_reachable_caught_up_voters(ulong[] voters, ulong[] healthy, bool expected)
     {
         var progress = new Dictionary<ulong, Progress>();
-        foreach (var id in new ulong[] { 2, 3, 4 })
-        {
-            bool ok = healthy.Contains(id);
-            progress[id] = new Progress(1, 8, false) { Match = ok ? Last : 0, RecentActive = ok };
-        }
-        Assert.Equal(expected, MembershipPlanner.KeepsQuorum(new ConfState(voters, [], [], []), 1, progress, Last, Lag));
+        foreach (var id in new ulong[] { 2, 3, 4 }) progress[id] = Replicating(healthy.Contains(id) ? Last : 0);
+        Assert.Equal(expected, MembershipPlanner.KeepsQuorum(new ConfState(voters, [], [], []), 1, progress, Last, Lag, id => healthy.Contains(id)));
     }
 
     [Fact]
     public void Caught_up_but_silent_voters_do_not_count()
     {
         var progress = ProgressOf((2, Last, false), (3, Last, false));
-        Assert.False(MembershipPlanner.KeepsQuorum(ConfState.Of(1, 2, 3), 1, progress, Last, Lag));
+        Assert.False(MembershipPlanner.KeepsQuorum(ConfState.Of(1, 2, 3), 1, progress, Last, Lag, _ => false));
     }
 
     [Fact]

@@ -25,6 +25,11 @@ public sealed record SimOptions
     public SimMutation Mutation { get; init; }
     /// <summary>Also change membership while faults run: single-server changes, joint consensus, learners, removing the leader.</summary>
     public bool Membership { get; init; }
+    /// <summary>
+    /// With <see cref="Membership"/>: extra servers that start with no configuration at all (a node started with
+    /// --join), outside the founding voters, until a configuration change adds them.
+    /// </summary>
+    public int Joiners { get; init; } = 1;
     public int TraceLines { get; init; } = 40;
 }
 
@@ -96,7 +101,9 @@ public sealed class Simulation
         _result = new SimResult { Seed = options.Seed, Nodes = options.Nodes };
         _inv = new Invariants(_result.Violations);
         var bootstrap = ConfState.Of(Enumerable.Range(1, options.Nodes).Select(i => (ulong)i).ToArray());
-        _nodes = Enumerable.Range(1, options.Nodes).Select(i => new SimNode((ulong)i, bootstrap)).ToArray();
+        int joiners = options.Membership ? options.Joiners : 0;
+        _nodes = Enumerable.Range(1, options.Nodes).Select(i => new SimNode((ulong)i, bootstrap))
+            .Concat(Enumerable.Range(options.Nodes + 1, joiners).Select(i => new SimNode((ulong)i, ConfState.Empty))).ToArray();
         _clients = Enumerable.Range(1, options.Clients).Select(i => new SimClient(i)).ToArray();
     }
 
@@ -649,6 +656,22 @@ public sealed class Simulation
     private void ChangeMembership(SimNode leader)
     {
         var cfg = leader.Raft!.Config;
+        if (_rng.Next(3) == 0)
+        {
+            PlannedMembershipStep(leader);
+            return;
+        }
+        if (cfg.Voters.IsJoint && _rng.Next(3) == 0)
+        {
+            // Leadership changes while joint: the next leader must finish (or keep) the joint change correctly.
+            var heir = cfg.Voters.Ids.Where(id => id != leader.Id).ToArray();
+            if (heir.Length > 0 && leader.Raft.TransferLeadership(heir[_rng.Next(heir.Length)]))
+            {
+                Trace($"n{leader.Id} hands leadership away while joint");
+                Process(leader);
+                return;
+            }
+        }
         var all = _nodes.Select(x => x.Id).ToArray();
         var current = cfg.Voters.Incoming.Ids.ToArray();
         ConfState target;
@@ -688,6 +711,36 @@ public sealed class Simulation
 
         ulong[] Learners(ulong[] voters) =>
             _rng.Next(2) == 0 ? all.Except(voters).ToArray() : [];
+    }
+
+    /// <summary>
+    /// The node's automatic rule, from the same <see cref="MembershipPlanner"/>: add an outside server as a learner, or
+    /// promote caught-up learners (one by a single-server step, several through a joint configuration marked AutoLeave),
+    /// or leave such a joint configuration.
+    /// </summary>
+    private void PlannedMembershipStep(SimNode leader)
+    {
+        var raft = leader.Raft!;
+        var cfg = raft.Config;
+        var outside = _nodes.Select(x => x.Id).Where(id => !cfg.IsMember(id)).ToArray();
+        ConfState? target = !cfg.Voters.IsJoint && outside.Length > 0 && _rng.Next(2) == 0
+            ? cfg.ToConfState() with { Learners = cfg.Learners.Append(outside[_rng.Next(outside.Length)]).Order().ToArray() }
+            : MembershipPlanner.NextStep(cfg, cfg.Learners, raft.Progress, raft.Log.LastIndex, maxLag: (ulong)_rng.Next(0, 20));
+        if (target is null) return;
+        try
+        {
+            var index = raft.ProposeConfChange(target);
+            if (index == 0) return;
+            _result.ConfChanges++;
+            Trace($"n{leader.Id} planned config voters=({string.Join(",", target.Voters)})" +
+                  (target.VotersOutgoing.Count > 0 ? $" && ({string.Join(",", target.VotersOutgoing)}) autoleave" : "") +
+                  $" learners=({string.Join(",", target.Learners)}) at {index}");
+        }
+        catch (ArgumentException)
+        {
+            return;
+        }
+        Process(leader);
     }
 
     private void Repartition()

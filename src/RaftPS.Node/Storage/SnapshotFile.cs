@@ -8,16 +8,14 @@ namespace RaftPS.Node.Storage;
 /// <summary>
 /// Snapshot file <c>snap-&lt;index:D20&gt;.snap</c>, little endian:
 /// magic "RPSSNAP\0", version u32, index u64, term u64, conf state (voters, learners, outgoing voters, next learners:
-/// each count u32 + ids u64; auto-leave u8), [version 2: configuration context length u32 + bytes,] data length u64, data,
-/// then CRC-32C u32 over everything before it. The context holds the members' addresses: without it a node restarted from
-/// a snapshot that covers every configuration entry would know its peers' ids but not where they are. Version 1 files
-/// (no context) are still read.
+/// each count u32 + ids u64; auto-leave u8), data length u64, data, then CRC-32C u32 over everything before it.
 /// </summary>
 internal static class SnapshotFile
 {
     public const string Prefix = "snap-";
     public const string Suffix = ".snap";
     public const string CorruptSuffix = ".corrupt";
+    // Version 2 adds the configuration's context (the member table with addresses) after the auto-leave flag.
     private const uint Version = 2;
     private const int SyncEveryBytes = 8 << 20;
     private static ReadOnlySpan<byte> Magic => "RPSSNAP\0"u8;
@@ -76,9 +74,8 @@ internal static class SnapshotFile
     private static byte[] EncodeHeader(Snapshot snapshot)
     {
         ConfState cs = snapshot.Metadata.ConfState;
-        byte[] context = cs.Context ?? [];
-        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count) + 1
-            + 4 + context.Length + 8;
+        var context = cs.Context ?? [];
+        int size = Magic.Length + 4 + 8 + 8 + 4 * 4 + 8 * (cs.Voters.Count + cs.Learners.Count + cs.VotersOutgoing.Count + cs.LearnersNext.Count) + 1 + 4 + context.Length + 8;
         var header = new byte[size];
         Span<byte> p = header;
         Magic.CopyTo(p);
@@ -100,8 +97,7 @@ internal static class SnapshotFile
         p[0] = cs.AutoLeave ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteUInt32LittleEndian(p[1..], (uint)context.Length);
         context.CopyTo(p[5..]);
-        p = p[(5 + context.Length)..];
-        BinaryPrimitives.WriteUInt64LittleEndian(p, (ulong)snapshot.Data.LongLength);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[(5 + context.Length)..], (ulong)snapshot.Data.LongLength);
         return header;
     }
 

@@ -136,6 +136,8 @@ public static class RaftCodec
         WriteIds(w, c.VotersOutgoing);
         WriteIds(w, c.LearnersNext);
         w.WriteBool(c.AutoLeave);
+        // The member table (addresses) travels with the configuration, also in snapshots sent to followers.
+        w.WriteBytes(c.Context ?? []);
     }
 
     private static ConfState ReadConfState(ref WireReader r)
@@ -145,7 +147,8 @@ public static class RaftCodec
         var outgoing = ReadIds(ref r);
         var learnersNext = ReadIds(ref r);
         bool autoLeave = r.ReadBool();
-        return new ConfState(voters, learners, outgoing, learnersNext, autoLeave);
+        var context = r.ReadBytes();
+        return new ConfState(voters, learners, outgoing, learnersNext, autoLeave, context.Length == 0 ? null : context);
     }
 
     private static void WriteIds(WireWriter w, IReadOnlyList<ulong> ids)
