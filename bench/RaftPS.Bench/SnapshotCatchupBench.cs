@@ -41,7 +41,7 @@ internal static partial class SnapshotCatchupBench
             var latencies = new List<double>[Writers];
             var writers = Enumerable.Range(0, Writers).Select(w => WriteUntilStoppedAsync(client, w, latencies[w] = [], stopWriters.Token)).ToArray();
             var sw = Stopwatch.StartNew();
-            await client.AddMemberAsync(joiner.Member.Id, joiner.Member.Endpoint, cancellationToken: ct).ConfigureAwait(false);
+            await AddWhenNoChangeInFlightAsync(client, joiner.Member, ct).ConfigureAwait(false);
             double addMs = sw.Elapsed.TotalMilliseconds;
             NodeStatus? seen = null;
             while (seen is null || seen.AppliedIndex < before.CommitIndex)
@@ -92,6 +92,24 @@ internal static partial class SnapshotCatchupBench
             joiner.Kill();
             await joiner.WaitExitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             joiner.Dispose();
+        }
+    }
+
+    /// <summary>A new leader's own configuration step (or an auto-leave) may still be in flight: that refusal is retryable.</summary>
+    private static async Task AddWhenNoChangeInFlightAsync(RaftClient client, ClusterMember member, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await client.AddMemberAsync(member.Id, member.Endpoint, cancellationToken: ct).ConfigureAwait(false);
+                return;
+            }
+            catch (RaftMembershipException e) when (e.Reason == MembershipError.ChangeInProgress && deadline.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(100, ct).ConfigureAwait(false);
+            }
         }
     }
 
