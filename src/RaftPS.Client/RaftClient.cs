@@ -320,7 +320,8 @@ public sealed partial class RaftClient : IAsyncDisposable
             var status = await MembersAsync(cancellationToken).ConfigureAwait(false);
             var member = status.Members.FirstOrDefault(m => m.Id == id);
             progress?.Invoke(member);
-            if (member is { Role: MemberRoles.Voter } && !status.Joint) return status;
+            // Voter of an applied, non-joint configuration: nothing about it is still in flight.
+            if (member is { Role: MemberRoles.Voter } && !status.Joint && !status.ChangePending) return status;
             if (member is null) throw new RaftMembershipException(MembershipError.UnknownMember, $"'{id}' is not a member");
             if (Now >= deadline)
                 throw new RaftTimeoutException($"'{id}' did not become a voter within {FormatMs((long)timeout.TotalMilliseconds)} (now {member.Role}, {member.Lag} entries behind)", false, []);

@@ -31,9 +31,13 @@ public sealed partial class RaftServer
     // Index of the last configuration entry the leader proposed by itself (promotion, leaving joint).
     private ulong _autoChangeIndex;
 
+    /// <summary>
+    /// What is in flight is not another operator's change on this leader: a joint configuration that leaves itself, this
+    /// leader's own automatic step, a new leader's no-op, or an entry a previous leader proposed (it applies with the no-op).
+    /// </summary>
     private bool OnlyAutomaticStepPending() =>
         _raft.Config.Voters.IsJoint ? _raft.Config.AutoLeave
-        : !_raft.ConfEntryPending || _autoChangeIndex > _raft.Log.Applied;
+        : !_raft.ConfEntryPending || _autoChangeIndex > _raft.Log.Applied || _raft.Log.Term(_raft.PendingConfIndex) != _raft.Term;
     private volatile bool _removed;
 
     /// <summary>True once this node applied a configuration that removed it: it no longer campaigns or serves.</summary>
@@ -224,6 +228,11 @@ public sealed partial class RaftServer
         if (index == 0 && _raft.LeadTransferee != 0)
         {
             Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = "leadership is being transferred; retry" });
+            return;
+        }
+        if (index == 0 && OnlyAutomaticStepPending())
+        {
+            Reply(from, new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.Unavailable, Error = "a membership step is completing; retry" });
             return;
         }
         if (index == 0)

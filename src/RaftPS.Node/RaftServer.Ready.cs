@@ -36,7 +36,7 @@ public sealed partial class RaftServer
             // 3. Apply.
             if (rd.Snapshot is { } installed)
             {
-                var kv = new KvStateMachine(_options.Kv.SessionTimeoutMs, _options.Kv.MaxSessions);
+                var kv = new KvStateMachine();
                 kv.Restore(installed.Data);
                 _kv = kv;
                 _log.LogInformation("installed snapshot at {Index} (term {Term}) from the leader", installed.Index, installed.Term);

@@ -97,7 +97,7 @@ public sealed partial class RaftServer : IAsyncDisposable
                 : new RecoveredLog(recovered.HardState, recovered.Snapshot, recovered.Entries);
             // Saved only now: a founding member that crashed before its bootstrap entry was durable bootstraps again.
             identity.Save(options.DataDirectory);
-            var kv = new KvStateMachine(options.Kv.SessionTimeoutMs, options.Kv.MaxSessions);
+            var kv = new KvStateMachine();
             if (durable.Snapshot is { } snap) kv.Restore(snap.Data);
             var selfNodeId = ClusterDefinition.NodeIdOf(identity.Id);
             // Membership comes from the log or snapshot only (never from a file): ConfState.Empty until one is there.

@@ -15,7 +15,7 @@
         'Set-RaftValue', 'Get-RaftValue', 'Remove-RaftValue',
         'Get-RaftMember', 'Add-RaftMember', 'Remove-RaftMember', 'Move-RaftLeader',
         'Set-RaftFault', 'Clear-RaftFault',
-        'New-RaftHistory', 'Import-RaftHistory', 'Export-RaftHistory', 'Test-RaftHistory',
+        'New-RaftHistory', 'Add-RaftHistoryOperation', 'Import-RaftHistory', 'Export-RaftHistory', 'Test-RaftHistory',
         'Start-RaftWorkload', 'Wait-RaftWorkload', 'Stop-RaftWorkload'
     )
     FunctionsToExport      = @()

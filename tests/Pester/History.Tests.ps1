@@ -73,8 +73,24 @@ Describe 'Test-RaftHistory' {
         Join-Path $dir 'whatif.json' | Should -Not -Exist
     }
 
-    It 'creates an empty history' {
+    It 'creates an empty history, and nothing under -WhatIf' {
         (New-RaftHistory).Count | Should -Be 0
+        New-RaftHistory -WhatIf | Should -BeNullOrEmpty
+    }
+
+    It 'records operations by hand: a missing key reads as absent, an unknown write has no return' {
+        $h = New-RaftHistory
+        $op = Add-RaftHistoryOperation $h -Kind Get -Key k -Call 0 -Return 5 -PassThru
+        $op.Output | Should -BeNullOrEmpty
+        $op.Completed | Should -BeTrue
+        $u = Add-RaftHistoryOperation $h -ClientId 1 -Kind Put -Key k -Value v -Call 10 -Unknown -PassThru
+        $u.Completed | Should -BeFalse
+        $h.Count | Should -Be 2
+        (Test-RaftHistory $h).IsLinearizable | Should -BeTrue
+        { Add-RaftHistoryOperation $h -Kind Put -Key k -Call 0 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidArgument,RaftPS.Commands.AddRaftHistoryOperationCommand'
+        # A read of a value nobody wrote is impossible.
+        Add-RaftHistoryOperation $h -Kind Get -Key k -Output ghost -Call 20 -Return 30
+        (Test-RaftHistory $h).IsLinearizable | Should -BeFalse
     }
 }
 
@@ -111,6 +127,37 @@ Describe 'Start-, Wait- and Stop-RaftWorkload on a local cluster' {
         @($h.Operations | Where-Object { -not $_.Key.StartsWith('wl-test/') }) | Should -BeNullOrEmpty
         (Stop-RaftWorkload $w -Confirm:$false) | Should -Be $r
         (Test-RaftHistory $h).IsLinearizable | Should -BeTrue
+    }
+
+    It 'catches a real stale read: a partitioned follower serving -Stale reads fails the history' {
+        # Records by hand what a client saw, with the history's own clock: a write acknowledged by the majority, then
+        # a -Stale read from a follower cut off before that write. The checker must reject it, and its window must
+        # hold exactly that write and that read.
+        $h = New-RaftHistory
+        $key = "stale-$(Get-Random)"
+        $leader = Get-DrillLeader $lab
+        $follower = @($lab.Nodes.Values | Where-Object { $_.Running -and $_.Id -ne $leader })[0]
+
+        $call = $h.Now(); Set-RaftValue -Connection $lab.Connection -Key $key -Value 'v1' -Confirm:$false -ErrorAction Stop
+        Add-RaftHistoryOperation $h -Kind Put -Key $key -Value 'v1' -Call $call
+        Wait-DrillCaughtUp $lab
+        Disconnect-DrillNode $lab -Id $follower.Id
+        $direct = Connect-RaftCluster -Endpoint $follower.Endpoint -ClusterName $lab.ClusterName -ErrorAction Stop
+        try {
+            $call = $h.Now(); Set-RaftValue -Connection $lab.Connection -Key $key -Value 'v2' -Confirm:$false -ErrorAction Stop
+            Add-RaftHistoryOperation $h -Kind Put -Key $key -Value 'v2' -Call $call
+            $call = $h.Now(); $seen = (Get-RaftValue -Connection $direct -Key $key -Stale -ErrorAction Stop).Value
+            Add-RaftHistoryOperation $h -ClientId 1 -Kind Get -Key $key -Output $seen -Call $call
+        } finally {
+            Disconnect-RaftCluster -Connection $direct
+            Connect-DrillNode $lab -Id $follower.Id
+        }
+        $seen | Should -Be 'v1' -Because 'the partitioned follower has not seen v2'
+
+        $v = Test-RaftHistory $h
+        $v.IsLinearizable | Should -BeFalse
+        $v.Key | Should -Be $key
+        @($v.FailingWindow | ForEach-Object { "$($_.Kind) $($_.Value)$($_.Output)" }) | Should -Be @('Put v2', 'Get v1')
     }
 
     It 'rejects a mix of more than 100 percent and starts nothing under -WhatIf' {

@@ -73,6 +73,15 @@ Describe 'Errors without a cluster' {
         Set-Content -LiteralPath $file -Value '{ "cluster": "x", "members": [ { "id": "n1", "host": "127.0.0.1", "port": 7001 } ] }'
         { Start-RaftNode -Id n9 -ClusterFile $file -DataPath (Join-Path TestDrive: 'n9') -ErrorAction Stop } |
             Should -Throw -ErrorId 'NotFound,RaftPS.Commands.StartRaftNodeCommand'
+        { Start-RaftNode -Id n9 -ClusterFile $file -DataPath (Join-Path TestDrive: 'n9') -Background -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NotFound,RaftPS.Commands.StartRaftNodeCommand'
+    }
+
+    It 'reports InvalidArgument for a first start with neither a cluster file nor -Join' {
+        { Start-RaftNode -Id n1 -DataPath (Join-Path TestDrive: 'empty') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidArgument,RaftPS.Commands.StartRaftNodeCommand'
+        { Start-RaftNode -Id n1 -DataPath (Join-Path TestDrive: 'empty') -Join 127.0.0.1:7001 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidArgument,RaftPS.Commands.StartRaftNodeCommand'
     }
 
     It 'stops a wait at once when the pipeline is stopped (Ctrl+C)' {

@@ -36,6 +36,11 @@ internal sealed record SimSchedule
     public double LateRate { get; init; }
     /// <summary>Clients that wait long before retrying elsewhere (so an answer from a paused or deposed leader counts).</summary>
     public int PatientClients { get; init; }
+    /// <summary>Applied entries between snapshots, and log entries kept after one. Aggressive compaction (a snapshot
+    /// every few entries, no tail kept) makes a leader send snapshots to followers that already hold the snapshot's
+    /// last entry and more (paper Fig. 13 step 6), e.g. when a reordered append is rejected while acks are in flight.</summary>
+    public int SnapshotEvery { get; init; } = 40;
+    public int KeepAfterCompact { get; init; } = 8;
 
     public static SimSchedule Draw(Random rng, int clients) => new()
     {
@@ -46,9 +51,12 @@ internal sealed record SimSchedule
         StaleFollowers = rng.Next(3) == 0,
         LateRate = rng.Next(2) == 0 ? 0 : rng.NextDouble() * 0.05,
         PatientClients = rng.Next(clients + 1),
+        SnapshotEvery = rng.Next(4) switch { 0 => 40, 1 => 12, _ => 3 },
+        KeepAfterCompact = rng.Next(4) switch { 0 => 8, 1 => 2, _ => 0 },
     };
 
     public override string ToString() =>
         $"pauses {(Pauses ? PauseIsolates ? "isolating" : "on" : "off")} skew {ClockSkew} fig8 {(Figure8 ? "on" : "off")} " +
-        $"stale-followers {(StaleFollowers ? "on" : "off")} late {LateRate:F3} patient-clients {PatientClients}";
+        $"stale-followers {(StaleFollowers ? "on" : "off")} late {LateRate:F3} patient-clients {PatientClients} " +
+        $"snapshot every {SnapshotEvery} keep {KeepAfterCompact}";
 }

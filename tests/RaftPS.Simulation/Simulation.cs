@@ -64,8 +64,6 @@ public sealed class Simulation
 {
     private const int TickUnits = 10;     // simulated time units per tick
     private const int ElectionTicks = 10;
-    private const int SnapshotEvery = 40; // applied entries between snapshots
-    private const int KeepAfterCompact = 8;
 
     private readonly SimOptions _o;
     private readonly Random _rng;
@@ -74,6 +72,7 @@ public sealed class Simulation
     private readonly SimNode[] _nodes;
     private readonly SimClient[] _clients;
     private readonly Invariants _inv;
+    private readonly DigestCheck _digests;
     private readonly Queue<string> _trace = new();
     private readonly List<KvOperation> _history = new();
     private long _now;
@@ -100,6 +99,7 @@ public sealed class Simulation
         _rng = new Random(options.Seed);
         _result = new SimResult { Seed = options.Seed, Nodes = options.Nodes };
         _inv = new Invariants(_result.Violations);
+        _digests = new DigestCheck(_result.Violations);
         var bootstrap = ConfState.Of(Enumerable.Range(1, options.Nodes).Select(i => (ulong)i).ToArray());
         int joiners = options.Membership ? options.Joiners : 0;
         _nodes = Enumerable.Range(1, options.Nodes).Select(i => new SimNode((ulong)i, bootstrap))
@@ -201,6 +201,7 @@ public sealed class Simulation
         n.WaitingReads.Clear();
         n.ReadyReads.Clear();
         _inv.OnRestart(n);
+        _digests.OnSnapshot(n);
         Trace($"n{n.Id} start (term {disk.HardState.Term} vote {disk.HardState.Vote} commit {disk.HardState.Commit} entries {disk.Entries.Count} snap {disk.Snapshot?.Index ?? 0})");
         Process(n);
     }
@@ -351,9 +352,14 @@ public sealed class Simulation
             {
                 n.Kv = SimKv.Deserialize(snap.Data);
                 _inv.OnSnapshotInstalled(n, snap);
+                _digests.OnSnapshot(n);
                 Trace($"n{n.Id} installed snapshot {snap.Index}@{snap.Term}");
             }
-            foreach (var e in rd.CommittedEntries) Apply(n, e);
+            foreach (var e in rd.CommittedEntries)
+            {
+                Apply(n, e);
+                _digests.OnApplied(n);
+            }
             n.ReadyReads.AddRange(rd.ReadStates);
             raft.Advance(rd);
             ServeReads(n);
@@ -361,6 +367,16 @@ public sealed class Simulation
             {
                 // A new leader whose log holds uncommitted entries before its no-op: the Figure 8 setting.
                 n.OldTailLeaderTerm = raft.Log.Committed + 1 < raft.Log.LastIndex ? raft.Term : 0;
+                if (_o.Membership && !_healed && _rng.Next(3) == 0)
+                {
+                    // An operator retrying a membership change right after a failover: the new leader is asked before
+                    // its no-op commits, possibly with the previous leader's change still uncommitted in its log.
+                    var term = raft.Term;
+                    Schedule(_rng.Next(2 * TickUnits), () =>
+                    {
+                        if (n.Up && !n.Paused && n.Raft!.Role == Role.Leader && n.Raft.Term == term) ChangeMembership(n);
+                    });
+                }
             }
             if (_schedule.Figure8 && !_healed && role == Role.Leader && n.OldTailLeaderTerm == raft.Term &&
                 rd.CommittedEntries.Count > 0 && _rng.Next(4) != 0)
@@ -455,11 +471,11 @@ public sealed class Simulation
     {
         var raft = n.Raft!;
         var applied = n.Kv.Applied;
-        if (applied < raft.Log.SnapshotIndex + SnapshotEvery || applied != raft.Log.Applied) return;
+        if (applied < raft.Log.SnapshotIndex + (ulong)_schedule.SnapshotEvery || applied != raft.Log.Applied) return;
         var snap = new Snapshot(new SnapshotMetadata(applied, raft.Log.Term(applied)!.Value, raft.ConfStateAt(applied)), n.Kv.Serialize());
         // Persist the snapshot first (atomically, like the real node), then drop the covered log prefix.
         n.Disk.Snapshot = snap;
-        var compactTo = applied - KeepAfterCompact;
+        var compactTo = applied - Math.Min(applied, (ulong)_schedule.KeepAfterCompact);
         n.Disk.Entries.RemoveAll(e => e.Index <= compactTo);
         raft.Compact(snap, compactTo);
     }
@@ -619,6 +635,8 @@ public sealed class Simulation
         foreach (var a in group) foreach (var b in _nodes.Select(x => x.Id).Where(x => !group.Contains(x))) { _cut.Add((a, b)); _cut.Add((b, a)); }
         _lastMinority = minority;
         Trace($"figure 8: leader n{leader.Id} (term {leader.Raft.Term}) cut off with minority {{{string.Join(",", minority)}}}");
+        // With membership changes, the entry that reaches only the minority is sometimes a configuration change.
+        if (_o.Membership && _rng.Next(2) == 0) ChangeMembership(leader);
         var incarnation = leader.Incarnation;
         Schedule((1 + _rng.Next(6)) * TickUnits, () =>
         {

@@ -11,6 +11,8 @@
 # Ends with one line "N passed, N failed" (passed = mutation caught); exits non-zero if any mutation was missed or did
 # not apply/build.
 set -uo pipefail
+# Everything runs inside main (parsed whole before it starts), so editing this file during a run is harmless.
+main() {
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 seeds=1000
@@ -20,9 +22,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seeds) seeds="$2"; shift 2 ;;
     --start) start="$2"; shift 2 ;;
-    --list) perl "$here/apply.pl" "$here/mutations.txt" --list; exit 0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    -*) echo "unknown option $1" >&2; exit 2 ;;
+    --list) perl "$here/apply.pl" "$here/mutations.txt" --list; return 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; return 0 ;;
+    -*) echo "unknown option $1" >&2; return 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -36,7 +38,8 @@ trap 'rm -rf "$scratch"' EXIT
 # A pristine copy of what the simulation needs (working tree as it is, without build output).
 pristine="$scratch/pristine"
 mkdir -p "$pristine"
-(cd "$root" && tar --exclude=bin --exclude=obj -cf - Directory.Build.props src/RaftPS.Consensus tests/RaftPS.Simulation \
+(cd "$root" && tar --exclude=bin --exclude=obj -cf - Directory.Build.props src tests/RaftPS.Simulation \
+   tests/RaftPS.Consensus.Tests \
    $(ls global.json nuget.config NuGet.config 2>/dev/null)) | tar -xf - -C "$pristine"
 work="$scratch/work"
 cp -r "$pristine" "$work"
@@ -45,13 +48,30 @@ passed=0; failed=0; summary=()
 for name in "${names[@]}"; do
   echo "== mutation $name"
   # Restore the pristine core (keep obj/bin of the work copy so builds stay incremental).
-  rm -rf "$work/src/RaftPS.Consensus"/*.cs "$work/tests/RaftPS.Simulation"/*.cs
+  rm -rf "$work/src/RaftPS.Consensus"/*.cs
   cp "$pristine/src/RaftPS.Consensus"/*.cs "$work/src/RaftPS.Consensus/"
   cp -r "$pristine/tests/RaftPS.Simulation"/. "$work/tests/RaftPS.Simulation/"
-  if ! args="$(perl "$here/apply.pl" "$here/mutations.txt" "$name" "$work")"; then
+  if ! spec="$(perl "$here/apply.pl" "$here/mutations.txt" "$name" "$work")"; then
     failed=$((failed + 1)); summary+=("NOT APPLIED  $name"); continue
   fi
+  check="${spec%% *}"; args="${spec#* }"
   diff -ru -x bin -x obj "$pristine/src" "$work/src" | grep -E "^[-+] " | sed "s/^/   /"
+  if [ "$check" = "unit" ]; then
+    # A bug no reachable history exposes (see its description in mutations.txt): the unit tests must catch it.
+    t0=$(date +%s)
+    dotnet test "$work/tests/RaftPS.Consensus.Tests/RaftPS.Consensus.Tests.csproj" -c Release -nologo >"$scratch/unit.log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - t0 ))
+    if [ "$rc" != "0" ] && grep -qE "Failed: +[1-9]" "$scratch/unit.log"; then
+      first="$(grep -m1 -E '^\s+Failed ' "$scratch/unit.log" | sed 's/^ *//')"
+      echo "   caught by unit tests in ${secs}s: $first"
+      passed=$((passed + 1)); summary+=("caught       $name  (unit tests: $first)")
+    else
+      echo "   MISSED by the unit tests (exit $rc, ${secs}s)"; tail -n 5 "$scratch/unit.log"
+      failed=$((failed + 1)); summary+=("MISSED       $name  (unit tests)")
+    fi
+    continue
+  fi
   if ! dotnet build "$work/tests/RaftPS.Simulation/RaftPS.Simulation.csproj" -c Release -v q -nologo >"$scratch/build.log" 2>&1; then
     grep -E "error" "$scratch/build.log" | sort -u | head -n 10
     failed=$((failed + 1)); summary+=("BUILD FAILED $name"); continue
@@ -77,3 +97,5 @@ echo "== summary (seeds $start..$((start + seeds - 1)))"
 printf '%s\n' "${summary[@]}"
 echo "$passed passed, $failed failed"
 [ "$failed" = "0" ]
+}
+main "$@"

@@ -7,10 +7,18 @@ namespace RaftPS.Node.StateMachine;
 /// u8 format, varint clientId, varint sequence, i64 timestampMs, u8 op, string key, u8 flags
 /// (1 = value, 2 = expectedVersion, 4 = expectedValue), then the flagged fields in that order.
 /// Strings are UTF-8 and byte arrays length-prefixed with a varint. No checksum: the WAL checksums each record.
+/// <para>
+/// A settings command (<see cref="KvCommand.ForSettings"/>) starts with byte 2 instead of the format byte:
+/// u8 2, i64 timestampMs, varint sessionTimeoutMs, varint maxSessions, varint maxValueBytes, varint maxTombstones,
+/// varint maxClockStepMs. Values are checked when applied, not when decoded, so every replica rejects the same ones.
+/// </para>
 /// </summary>
 public static class KvCommandCodec
 {
     public const byte FormatVersion = 1;
+
+    /// <summary>First byte of a settings command.</summary>
+    public const byte SettingsKind = 2;
 
     private const byte HasValue = 1, HasExpectedVersion = 2, HasExpectedValue = 4;
     private const byte KnownFlags = HasValue | HasExpectedVersion | HasExpectedValue;
@@ -20,6 +28,8 @@ public static class KvCommandCodec
     {
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(c.Key, nameof(c.Key));
+        if (c.Settings is { } settings && settings.Problem() is { } problem)
+            throw new ArgumentException(problem, nameof(c));
         if (!Utf16.IsWellFormed(c.Key))
             throw new ArgumentException("command key contains an unpaired UTF-16 surrogate", nameof(c));
         var m = BinWriter.Measuring();
@@ -32,6 +42,17 @@ public static class KvCommandCodec
 
     private static void Write(ref BinWriter w, KvCommand c)
     {
+        if (c.Settings is { } s)
+        {
+            w.U8(SettingsKind);
+            w.I64(c.TimestampMs);
+            w.VarU64((ulong)s.SessionTimeoutMs);
+            w.VarU64((ulong)s.MaxSessions);
+            w.VarU64((ulong)s.MaxValueBytes);
+            w.VarU64((ulong)s.MaxTombstones);
+            w.VarU64((ulong)s.MaxClockStepMs);
+            return;
+        }
         w.U8(FormatVersion);
         w.VarU64(c.ClientId);
         w.VarU64(c.Sequence);
@@ -53,6 +74,8 @@ public static class KvCommandCodec
     {
         var r = new BinReader(data, snapshot: false);
         byte format = r.U8("format");
+        if (format == SettingsKind)
+            return DecodeSettings(ref r);
         if (format != FormatVersion)
             throw new KvCommandFormatException($"unknown command format {format} (expected {FormatVersion})");
         ulong clientId = r.VarU64("clientId");
@@ -71,4 +94,22 @@ public static class KvCommandCodec
         r.End();
         return new KvCommand(clientId, sequence, timestamp, (ClientOp)op, key, value, expectedVersion, expectedValue);
     }
+
+    private static KvCommand DecodeSettings(ref BinReader r)
+    {
+        long timestamp = r.I64("timestamp");
+        long timeout = Signed(r.VarU64("session timeout"), long.MaxValue);
+        int maxSessions = (int)Signed(r.VarU64("max sessions"), int.MaxValue);
+        int maxValue = (int)Signed(r.VarU64("max value bytes"), int.MaxValue);
+        int maxTombstones = (int)Signed(r.VarU64("max tombstones"), int.MaxValue);
+        long step = Signed(r.VarU64("max clock step"), long.MaxValue);
+        r.End();
+        return new KvCommand(0, 0, timestamp, default, "", null, null, null)
+        {
+            Settings = new KvSettings(timeout, maxSessions, maxValue, maxTombstones, step),
+        };
+    }
+
+    private static long Signed(ulong v, long max) =>
+        v <= (ulong)max ? (long)v : throw new KvCommandFormatException($"setting {v} out of range");
 }

@@ -15,10 +15,14 @@ public sealed class KvSnapshotView
     private readonly KvSessionImage[] _sessions;
     private readonly ulong[] _tombstones;
 
-    internal KvSnapshotView(ulong appliedIndex, long logTimeMs, KvItem[] itemsInKeyOrder, KvSessionImage[] sessionsById, ulong[] tombstonesOldestFirst)
+    internal KvSnapshotView(ulong appliedIndex, long logTimeMs, long lastTimestampMs, KvSettings settings, bool settingsFromLog,
+        KvItem[] itemsInKeyOrder, KvSessionImage[] sessionsById, ulong[] tombstonesOldestFirst)
     {
         AppliedIndex = appliedIndex;
         LogTimeMs = logTimeMs;
+        LastTimestampMs = lastTimestampMs;
+        Settings = settings;
+        SettingsFromLog = settingsFromLog;
         _items = itemsInKeyOrder;
         _sessions = sessionsById;
         _tombstones = tombstonesOldestFirst;
@@ -26,6 +30,9 @@ public sealed class KvSnapshotView
 
     public ulong AppliedIndex { get; }
     public long LogTimeMs { get; }
+    public long LastTimestampMs { get; }
+    public KvSettings Settings { get; }
+    public bool SettingsFromLog { get; }
     public int Count => _items.Length;
 
     /// <summary>The snapshot bytes, checksum included.</summary>
@@ -46,6 +53,13 @@ public sealed class KvSnapshotView
         w.U8(KvStateMachine.SnapshotFormatVersion);
         w.VarU64(AppliedIndex);
         w.I64(LogTimeMs);
+        w.I64(LastTimestampMs);
+        w.VarU64((ulong)Settings.SessionTimeoutMs);
+        w.VarU64((ulong)Settings.MaxSessions);
+        w.VarU64((ulong)Settings.MaxValueBytes);
+        w.VarU64((ulong)Settings.MaxTombstones);
+        w.VarU64((ulong)Settings.MaxClockStepMs);
+        w.U8(SettingsFromLog ? (byte)1 : (byte)0);
         w.VarU64((ulong)_items.Length);
         foreach (var item in _items)
         {

@@ -1,12 +1,16 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using RaftPS.Protocol;
 
 namespace RaftPS.Node.StateMachine;
 
 /// <summary>
-/// Snapshot format 2 (format 1 lacks the tombstones and is still read), little-endian, varints LEB128, strings UTF-8 with a varint length:
+/// Snapshot format 3 (formats 1 and 2 are still read: 1 lacks the tombstones, both lack the settings and the last
+/// timestamp, which are then the defaults and the log time), little-endian, varints LEB128, strings UTF-8 with a varint length:
 /// <code>
 /// u32 magic "RPKV" | u8 format | varint appliedIndex | i64 logTimeMs
+/// i64 lastTimestampMs | varint sessionTimeoutMs | varint maxSessions | varint maxValueBytes | varint maxTombstones
+///                     | varint maxClockStepMs | u8 settingsFromLog (format 3)
 /// varint keyCount,     per key (ascending ordinal):   string key | varint version | bytes value
 /// varint sessionCount, per session (ascending id):    varint clientId | varint lastSequence | i64 lastSeenMs
 ///                      | u8 status | varint version | u8 itemKind (0 none, 1 = the key's current item: string key, varint version;
@@ -14,13 +18,14 @@ namespace RaftPS.Node.StateMachine;
 /// varint tombstoneCount, client ids of expired sessions, oldest first (format 2)
 /// u32 CRC-32C of everything before it
 /// </code>
-/// Keys and sessions are written in a fixed order, so equal states give equal bytes on every replica.
+/// Keys and sessions are written in a fixed order, so equal states give equal bytes on every replica, which is what
+/// <see cref="Digest"/> hashes.
 /// A cached result whose item is still the key's current item refers to it instead of copying the value.
 /// </summary>
 public sealed partial class KvStateMachine
 {
     public const uint SnapshotMagic = 0x564B_5052; // "RPKV" as little-endian bytes
-    public const byte SnapshotFormatVersion = 2;
+    public const byte SnapshotFormatVersion = 3;
 
     internal const byte ItemNone = 0, ItemCurrent = 1, ItemInline = 2;
     private const int HeaderBytes = 4 + 1, TrailerBytes = 4;
@@ -49,7 +54,7 @@ public sealed partial class KvStateMachine
             sessions[i++] = new KvSessionImage(s.ClientId, s.LastSequence, s.LastSeenMs, s.LastResult, current);
         }
         Array.Sort(sessions, static (a, b) => a.ClientId.CompareTo(b.ClientId));
-        return new KvSnapshotView(AppliedIndex, LogTimeMs, items, sessions, _tombstoneOrder.ToArray());
+        return new KvSnapshotView(AppliedIndex, LogTimeMs, _lastTimestampMs, Settings, SettingsFromLog, items, sessions, _tombstoneOrder.ToArray());
     }
 
     /// <summary>
@@ -76,6 +81,23 @@ public sealed partial class KvStateMachine
 
         ulong appliedIndex = r.VarU64("applied index");
         long logTime = r.I64("log time");
+        long lastTimestamp = logTime;
+        KvSettings settings = KvSettings.Default;
+        bool settingsFromLog = false;
+        if (format >= 3)
+        {
+            lastTimestamp = r.I64("last timestamp");
+            settings = new KvSettings(
+                SnapshotSetting(ref r, "session timeout", long.MaxValue), (int)SnapshotSetting(ref r, "max sessions", int.MaxValue),
+                (int)SnapshotSetting(ref r, "max value bytes", int.MaxValue), (int)SnapshotSetting(ref r, "max tombstones", int.MaxValue),
+                SnapshotSetting(ref r, "max clock step", long.MaxValue));
+            if (settings.Problem() is { } problem)
+                throw r.Fail(problem);
+            byte fromLog = r.U8("settings from log");
+            if (fromLog > 1)
+                throw r.Fail($"settings-from-log flag {fromLog} is not 0 or 1");
+            settingsFromLog = fromLog == 1;
+        }
 
         // Minimum encoded sizes bound the counts, so a lying count cannot make us allocate more than the input justifies.
         int keyCount = r.Length("key count", minBytesPerItem: 4);
@@ -143,7 +165,7 @@ public sealed partial class KvStateMachine
         if (format >= 2)
         {
             int tombstoneCount = r.Length("tombstone count", minBytesPerItem: 1);
-            if (tombstoneCount > MaxTombstones) throw r.Fail($"{tombstoneCount} tombstones, more than {MaxTombstones}");
+            if (tombstoneCount > settings.MaxTombstones) throw r.Fail($"{tombstoneCount} tombstones, more than {settings.MaxTombstones}");
             for (int i = 0; i < tombstoneCount; i++)
             {
                 ulong id = r.VarU64("tombstone");
@@ -163,6 +185,28 @@ public sealed partial class KvStateMachine
         _tombstones = tombstones;
         AppliedIndex = appliedIndex;
         LogTimeMs = logTime;
+        _lastTimestampMs = lastTimestamp;
+        Settings = settings;
+        SettingsFromLog = settingsFromLog;
+    }
+
+    private static long SnapshotSetting(ref BinReader r, string what, long max)
+    {
+        ulong v = r.VarU64(what);
+        return v <= (ulong)max ? (long)v : throw r.Fail($"{what} {v} out of range");
+    }
+
+    /// <summary>
+    /// A hash of the whole replicated state at <see cref="KvDigest.AppliedIndex"/>: SHA-256 (first 128 bits) over the
+    /// canonical snapshot encoding, so replicas that applied the same log have equal digests at equal indexes, whatever
+    /// their local options, and any drift (a key, a session, a setting, log time) shows. It costs one snapshot's worth of
+    /// work: call it every so often, not per entry.
+    /// </summary>
+    public KvDigest Digest()
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(TakeSnapshot(), hash);
+        return new KvDigest(AppliedIndex, BinaryPrimitives.ReadUInt128BigEndian(hash));
     }
 
     private static KvItem ReadItem(ref BinReader r, ulong appliedIndex, bool withValue)

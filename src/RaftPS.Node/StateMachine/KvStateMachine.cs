@@ -7,15 +7,17 @@ namespace RaftPS.Node.StateMachine;
 /// The replicated key-value store with exactly-once client sessions (Raft thesis §6.3).
 /// <para>
 /// Apply is a pure function of (state, index, command): it reads no clock, no local option and no hash order, so every
-/// replica that applies the same log reaches the same state and returns the same results. Session expiry runs on
-/// "log time", the largest leader timestamp seen in applied commands.
+/// replica that applies the same log reaches the same state and returns the same results. The limits it enforces are
+/// replicated <see cref="KvSettings"/>, set through the log. Session expiry runs on log time (<see cref="LogTimeMs"/>),
+/// which follows the leaders' clocks as stamped into the commands. <see cref="Digest"/> hashes the whole state, so
+/// replicas can check that they have not drifted.
 /// </para>
 /// <para>Not thread-safe: the node's event loop owns it. Returned items share their byte arrays with the store; do not modify them.</para>
 /// </summary>
 public sealed partial class KvStateMachine
 {
-    public const long DefaultSessionTimeoutMs = 3_600_000;
-    public const int DefaultMaxSessions = 100_000;
+    public const long DefaultSessionTimeoutMs = KvSettings.DefaultSessionTimeoutMs;
+    public const int DefaultMaxSessions = KvSettings.DefaultMaxSessions;
 
     private sealed class Session
     {
@@ -35,27 +37,57 @@ public sealed partial class KvStateMachine
     // must not start a fresh session and apply a second time (thesis §6.3).
     private Queue<ulong> _tombstoneOrder = new();
     private HashSet<ulong> _tombstones = [];
-    public const int MaxTombstones = 1_000_000;
+    private long _lastTimestampMs; // the leader clock reading of the last command applied
 
-    public KvStateMachine() : this(DefaultSessionTimeoutMs, DefaultMaxSessions) { }
+    /// <summary>A replica as every replica starts: <see cref="KvSettings.Default"/> until the log sets others.</summary>
+    public KvStateMachine() : this(KvSettings.Default) { }
 
-    /// <param name="sessionTimeoutMs">Sessions idle longer than this (in log time) are expired. Replicated configuration: same on all replicas.</param>
-    /// <param name="maxSessions">At most this many sessions are kept; the least recently used go first. Same on all replicas.</param>
-    public KvStateMachine(long sessionTimeoutMs, int maxSessions)
+    /// <summary>
+    /// A replica that starts from <paramref name="initial"/> settings instead of the defaults. Every replica of a cluster
+    /// must start from the same ones (tests, tools); a node uses the parameterless constructor and the log.
+    /// </summary>
+    /// <exception cref="ArgumentException">The settings are out of range.</exception>
+    public KvStateMachine(KvSettings initial)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sessionTimeoutMs);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxSessions);
-        SessionTimeoutMs = sessionTimeoutMs;
-        MaxSessions = maxSessions;
+        ArgumentNullException.ThrowIfNull(initial);
+        if (initial.Problem() is { } problem)
+            throw new ArgumentException(problem, nameof(initial));
+        Settings = initial;
     }
 
-    public long SessionTimeoutMs { get; }
-    public int MaxSessions { get; }
+    /// <summary>Default settings with this session timeout and maximum session count (tests).</summary>
+    public KvStateMachine(long sessionTimeoutMs, int maxSessions)
+        : this(KvSettings.Default with { SessionTimeoutMs = Positive(sessionTimeoutMs), MaxSessions = (int)Positive(maxSessions) }) { }
+
+    private static long Positive(long v, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(v))] string? name = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(v, name);
+        return v;
+    }
+
+    /// <summary>The replicated settings in force (see <see cref="KvSettings"/>).</summary>
+    public KvSettings Settings { get; private set; }
+
+    /// <summary>
+    /// Whether a settings command has been applied (else <see cref="Settings"/> are the ones the replica started with).
+    /// Replicated, so a leader can decide from it, the same way whichever node leads, whether the cluster still needs
+    /// its settings proposed.
+    /// </summary>
+    public bool SettingsFromLog { get; private set; }
+
+    public long SessionTimeoutMs => Settings.SessionTimeoutMs;
+    public int MaxSessions => Settings.MaxSessions;
 
     /// <summary>Index of the last log entry applied (command or no-op).</summary>
     public ulong AppliedIndex { get; private set; }
 
-    /// <summary>The largest command timestamp applied so far: the clock that session expiry runs on.</summary>
+    /// <summary>
+    /// The clock that session expiry runs on. Each command advances it by the time its leader's clock moved since the
+    /// previous command, never backwards and at most <see cref="KvSettings.MaxClockStepMs"/>: a new leader whose clock
+    /// is behind stalls it for no longer than one command, and a leader whose wall clock jumps ahead moves it by one step,
+    /// not by the jump, so it cannot expire every session at once. The cost is that a quiet gap longer than a step counts
+    /// as one step: idle sessions then live longer than the timeout (never shorter), still bounded by MaxSessions.
+    /// </summary>
     public long LogTimeMs { get; private set; }
 
     /// <summary>Number of keys.</summary>
@@ -74,8 +106,9 @@ public sealed partial class KvStateMachine
         ArgumentNullException.ThrowIfNull(command);
         CheckNext(index);
         AppliedIndex = index;
-        if (command.TimestampMs > LogTimeMs)
-            LogTimeMs = command.TimestampMs;
+        AdvanceLogTime(command.TimestampMs);
+        if (command.Settings is { } settings)
+            return ApplySettings(command, settings);
         ExpireIdleSessions();
 
         // A write without a session cannot be deduplicated; the validator rejects it before proposing.
@@ -164,6 +197,34 @@ public sealed partial class KvStateMachine
     public KvSessionInfo? GetSession(ulong clientId) =>
         _sessions.TryGetValue(clientId, out var s) ? new KvSessionInfo(s.ClientId, s.LastSequence, s.LastSeenMs, s.LastResult) : null;
 
+    private void AdvanceLogTime(long timestampMs)
+    {
+        if (timestampMs > _lastTimestampMs)
+        {
+            ulong elapsed = unchecked((ulong)(timestampMs - _lastTimestampMs)); // exact: the true difference is positive
+            LogTimeMs += (long)Math.Min(elapsed, (ulong)Settings.MaxClockStepMs);
+        }
+        _lastTimestampMs = timestampMs;
+    }
+
+    /// <summary>
+    /// Replaces the settings and brings the state within the new bounds at once, the same way on every replica:
+    /// sessions idle beyond the timeout expire, the least recently used go beyond the session limit, the oldest
+    /// tombstones beyond theirs. Out-of-range settings are refused and change nothing.
+    /// </summary>
+    private KvResult ApplySettings(KvCommand command, KvSettings settings)
+    {
+        if (settings.Problem() is not null)
+            return Reject(command, ReplyStatus.BadRequest);
+        Settings = settings;
+        SettingsFromLog = true;
+        ExpireIdleSessions();
+        while (_sessions.Count > settings.MaxSessions)
+            RemoveSession(_lru.Min);
+        TrimTombstones();
+        return new KvResult(0, 0, ReplyStatus.Ok, AppliedIndex, null);
+    }
+
     private void CheckNext(ulong index)
     {
         if (index != AppliedIndex + 1)
@@ -180,7 +241,9 @@ public sealed partial class KvStateMachine
         switch (c.Op)
         {
             case ClientOp.Put:
-                return c.Value is null ? Reject(c, ReplyStatus.BadRequest) : Write(index, c, c.Value);
+                if (c.Value is null)
+                    return Reject(c, ReplyStatus.BadRequest);
+                return c.Value.Length > Settings.MaxValueBytes ? Reject(c, ReplyStatus.ValueTooLarge) : Write(index, c, c.Value);
 
             case ClientOp.Delete:
                 if (!_items.Remove(c.Key))
@@ -191,6 +254,8 @@ public sealed partial class KvStateMachine
             case ClientOp.CompareAndSet:
                 if (c.Value is null || (c.ExpectedVersion is null && c.ExpectedValue is null))
                     return Reject(c, ReplyStatus.BadRequest);
+                if (c.Value.Length > Settings.MaxValueBytes)
+                    return Reject(c, ReplyStatus.ValueTooLarge);
                 var current = _items.GetValueOrDefault(c.Key);
                 ulong currentVersion = current?.Version ?? 0;
                 bool versionOk = c.ExpectedVersion is not ulong ev || ev == currentVersion;
@@ -230,7 +295,7 @@ public sealed partial class KvStateMachine
         while (_lru.Count > 0)
         {
             var oldest = _lru.Min;
-            if (LogTimeMs - oldest.LastSeenMs <= SessionTimeoutMs)
+            if (LogTimeMs - oldest.LastSeenMs <= Settings.SessionTimeoutMs)
                 break;
             RemoveSession(oldest);
         }
@@ -239,7 +304,7 @@ public sealed partial class KvStateMachine
     private void EvictForCapacity()
     {
         // Make room before adding, so the session being created is never the one evicted.
-        while (_sessions.Count >= MaxSessions)
+        while (_sessions.Count >= Settings.MaxSessions)
             RemoveSession(_lru.Min);
     }
 
@@ -250,7 +315,13 @@ public sealed partial class KvStateMachine
         if (_tombstones.Add(entry.ClientId))
         {
             _tombstoneOrder.Enqueue(entry.ClientId);
-            if (_tombstoneOrder.Count > MaxTombstones) _tombstones.Remove(_tombstoneOrder.Dequeue());
+            TrimTombstones();
         }
+    }
+
+    private void TrimTombstones()
+    {
+        while (_tombstoneOrder.Count > Settings.MaxTombstones)
+            _tombstones.Remove(_tombstoneOrder.Dequeue());
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging;
+using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 using RaftPS.Consensus;
 
@@ -124,105 +125,29 @@ public sealed class RaftStorage : IDisposable
     private RecoveredState Recover()
     {
         bool dirChanged = RemoveTempFiles();
+        (List<(ulong Seq, string Path)> segmentFiles, List<(ulong Index, string Path)> snapshotFiles) = ListDataFiles();
+        CheckSegmentsConsecutive(segmentFiles);
 
-        var segmentFiles = new List<(ulong Seq, string Path)>();
-        var snapshotFiles = new List<(ulong Index, string Path)>();
-        foreach (string path in System.IO.Directory.EnumerateFiles(_dir))
-        {
-            string name = Path.GetFileName(path);
-            if (WalFormat.TryParseSegmentName(name, out ulong seq)) segmentFiles.Add((seq, path));
-            else if (SnapshotFile.TryParseName(name, out ulong index)) snapshotFiles.Add((index, path));
-        }
-        segmentFiles.Sort((a, b) => a.Seq.CompareTo(b.Seq));
-        snapshotFiles.Sort((a, b) => b.Index.CompareTo(a.Index));
-
-        for (int i = 1; i < segmentFiles.Count; i++)
-        {
-            if (segmentFiles[i].Seq != segmentFiles[i - 1].Seq + 1)
-            {
-                string missing = Path.Combine(_dir, WalFormat.SegmentFileName(segmentFiles[i - 1].Seq + 1));
-                throw new WalCorruptionException(missing, 0, "segment file is missing (live segments are always consecutive)");
-            }
-        }
-
-        // Newest snapshot that verifies; whether the log still covers the gap behind a skipped one is checked by replay.
         var warnings = new List<string>();
-        Snapshot? snapshot = null;
-        var unusable = new List<string>();
-        foreach ((ulong index, string path) in snapshotFiles)
-        {
-            try
-            {
-                snapshot = SnapshotFile.Read(path, index);
-                break;
-            }
-            catch (InvalidDataException ex)
-            {
-                unusable.Add(path);
-                warnings.Add($"snapshot '{path}' is unusable ({ex.Message}); trying an older one");
-            }
-        }
+        (Snapshot? snapshot, List<string> unusable) = ReadNewestUsableSnapshot(snapshotFiles, warnings);
         string unusableNote = unusable.Count == 0 ? "" : $" (newer snapshot files are unusable: {string.Join(", ", unusable)})";
         ulong snapIndex = snapshot?.Index ?? 0, snapTerm = snapshot?.Term ?? 0;
 
-        // One pass over the live segments: validate each record and replay it on top of the snapshot.
-        var replayer = new WalReplay(snapIndex, snapTerm, unusableNote);
-        var scans = new List<SegmentScan>(segmentFiles.Count);
-        byte[] readBuffer = [];
-        for (int i = 0; i < segmentFiles.Count; i++)
-        {
-            scans.Add(SegmentScanner.Scan(segmentFiles[i].Path, segmentFiles[i].Seq, i == segmentFiles.Count - 1, ref readBuffer, replayer));
-        }
-        readBuffer = [];
-        ReplayResult replay = replayer.Finish();
+        (List<SegmentScan> scans, ReplayResult replay) = ScanAndReplay(segmentFiles, snapIndex, snapTerm, unusableNote);
         warnings.AddRange(scans.Where(s => s.TornTail is not null).Select(s => s.TornTail!));
         warnings.AddRange(replay.Warnings);
 
         // Recovery succeeded: now repair the directory.
-        foreach (string path in unusable)
-        {
-            File.Move(path, path + SnapshotFile.CorruptSuffix, overwrite: true); // keep the evidence, out of the way
-            dirChanged = true;
-        }
+        dirChanged |= SetAsideUnusableSnapshots(unusable);
         dirChanged |= DeleteSnapshotsBefore(snapIndex);
-
-        _snapshotIndex = snapIndex;
-        _snapshotTerm = snapTerm;
-        _hardState = replay.HardState;
-        _terms.Reset(snapIndex, snapTerm);
-        foreach (Entry e in replay.Entries)
-        {
-            _terms.Append(e.Index, e.Term);
-        }
-
+        RestoreLogState(snapIndex, snapTerm, replay);
         if (scans.Count == 0)
         {
-            _lastIndex = snapIndex;
-            _lastTerm = snapTerm;
-            _active = CreateSegment(1, new SegmentHeader(1, snapIndex, snapTerm, _hardState), default, new byte[WriteBufferBytes]);
-            _segments.Add(new SegmentInfo(1, _active.Path, snapIndex));
-            _positions.Reset(snapIndex + 1);
+            StartEmptyLog(snapIndex, snapTerm);
         }
         else
         {
-            _lastIndex = replay.RawLastIndex;
-            _lastTerm = replay.RawLastTerm;
-            for (int i = 0; i < scans.Count; i++)
-            {
-                var info = new SegmentInfo(scans[i].Seq, scans[i].Path, scans[i].Header.LastIndex) { Length = scans[i].ValidLength };
-                _segments.Add(info);
-                if (i < scans.Count - 1) _sealedBytes += info.Length;
-            }
-            _active = OpenActiveSegment(scans[^1]);
-            _positions = replay.Positions;
-            if (replay.NeedsReset)
-            {
-                // Finish what the interrupted SaveSnapshot started: the log restarts at the snapshot.
-                Rollover(snapIndex, snapTerm, copyFrom: -1);
-                _lastIndex = snapIndex;
-                _lastTerm = snapTerm;
-                _positions.Reset(snapIndex + 1);
-            }
+            ResumeLog(scans, replay, snapIndex, snapTerm);
         }
         dirChanged |= DeleteObsoleteSegments(snapIndex);
         if (dirChanged && _options.Fsync)
@@ -237,7 +162,128 @@ public sealed class RaftStorage : IDisposable
         return new RecoveredState(_hardState, snapshot, replay.Entries, warnings);
     }
 
-    /// <summary>Opens the last segment for appending, cutting away a torn tail first.</summary>
+    /// <summary>Segment files oldest first, snapshot files newest first.</summary>
+    private (List<(ulong Seq, string Path)> Segments, List<(ulong Index, string Path)> Snapshots) ListDataFiles()
+    {
+        var segmentFiles = new List<(ulong Seq, string Path)>();
+        var snapshotFiles = new List<(ulong Index, string Path)>();
+        foreach (string path in System.IO.Directory.EnumerateFiles(_dir))
+        {
+            string name = Path.GetFileName(path);
+            if (WalFormat.TryParseSegmentName(name, out ulong seq)) segmentFiles.Add((seq, path));
+            else if (SnapshotFile.TryParseName(name, out ulong index)) snapshotFiles.Add((index, path));
+        }
+        segmentFiles.Sort((a, b) => a.Seq.CompareTo(b.Seq));
+        snapshotFiles.Sort((a, b) => b.Index.CompareTo(a.Index));
+        return (segmentFiles, snapshotFiles);
+    }
+
+    private void CheckSegmentsConsecutive(List<(ulong Seq, string Path)> segmentFiles)
+    {
+        for (int i = 1; i < segmentFiles.Count; i++)
+        {
+            if (segmentFiles[i].Seq != segmentFiles[i - 1].Seq + 1)
+            {
+                string missing = Path.Combine(_dir, WalFormat.SegmentFileName(segmentFiles[i - 1].Seq + 1));
+                throw new WalCorruptionException(missing, 0, "segment file is missing (live segments are always consecutive)");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The newest snapshot that verifies, and the newer ones that do not; whether the log still covers the gap behind a
+    /// skipped one is checked by replay.
+    /// </summary>
+    private static (Snapshot? Snapshot, List<string> Unusable) ReadNewestUsableSnapshot(List<(ulong Index, string Path)> snapshotFiles, List<string> warnings)
+    {
+        var unusable = new List<string>();
+        foreach ((ulong index, string path) in snapshotFiles)
+        {
+            try
+            {
+                return (SnapshotFile.Read(path, index), unusable);
+            }
+            catch (InvalidDataException ex)
+            {
+                unusable.Add(path);
+                warnings.Add($"snapshot '{path}' is unusable ({ex.Message}); trying an older one");
+            }
+        }
+        return (null, unusable);
+    }
+
+    /// <summary>One pass over the live segments: validates each record and replays it on top of the snapshot.</summary>
+    private static (List<SegmentScan> Scans, ReplayResult Replay) ScanAndReplay(
+        List<(ulong Seq, string Path)> segmentFiles, ulong snapIndex, ulong snapTerm, string unusableNote)
+    {
+        var replayer = new WalReplay(snapIndex, snapTerm, unusableNote);
+        var scans = new List<SegmentScan>(segmentFiles.Count);
+        byte[] readBuffer = [];
+        for (int i = 0; i < segmentFiles.Count; i++)
+        {
+            scans.Add(SegmentScanner.Scan(segmentFiles[i].Path, segmentFiles[i].Seq, i == segmentFiles.Count - 1, ref readBuffer, replayer));
+        }
+        return (scans, replayer.Finish());
+    }
+
+    private static bool SetAsideUnusableSnapshots(List<string> unusable)
+    {
+        foreach (string path in unusable)
+        {
+            File.Move(path, path + SnapshotFile.CorruptSuffix, overwrite: true); // keep the evidence, out of the way
+        }
+        return unusable.Count > 0;
+    }
+
+    private void RestoreLogState(ulong snapIndex, ulong snapTerm, ReplayResult replay)
+    {
+        _snapshotIndex = snapIndex;
+        _snapshotTerm = snapTerm;
+        _hardState = replay.HardState;
+        _terms.Reset(snapIndex, snapTerm);
+        foreach (Entry e in replay.Entries)
+        {
+            _terms.Append(e.Index, e.Term);
+        }
+    }
+
+    /// <summary>No segment yet: the log starts at the snapshot (or at index 0).</summary>
+    private void StartEmptyLog(ulong snapIndex, ulong snapTerm)
+    {
+        _lastIndex = snapIndex;
+        _lastTerm = snapTerm;
+        _active = CreateSegment(1, NewHeader(1, snapIndex, snapTerm), default, new byte[WriteBufferBytes]);
+        _segments.Add(new SegmentInfo(1, _active.Path, snapIndex));
+        _positions.Reset(snapIndex + 1);
+    }
+
+    /// <summary>Continues the recovered segments: the last one becomes the active segment.</summary>
+    private void ResumeLog(List<SegmentScan> scans, ReplayResult replay, ulong snapIndex, ulong snapTerm)
+    {
+        _lastIndex = replay.RawLastIndex;
+        _lastTerm = replay.RawLastTerm;
+        for (int i = 0; i < scans.Count; i++)
+        {
+            var info = new SegmentInfo(scans[i].Seq, scans[i].Path, scans[i].Header.LastIndex) { Length = scans[i].ValidLength };
+            _segments.Add(info);
+            if (i < scans.Count - 1) _sealedBytes += info.Length;
+        }
+        _active = OpenActiveSegment(scans[^1]);
+        _positions = replay.Positions;
+        if (replay.NeedsReset)
+        {
+            // Finish what the interrupted SaveSnapshot started: the log restarts at the snapshot.
+            Rollover(snapIndex, snapTerm, copyFrom: -1);
+            _lastIndex = snapIndex;
+            _lastTerm = snapTerm;
+            _positions.Reset(snapIndex + 1);
+        }
+    }
+
+    /// <summary>
+    /// Opens the last segment for appending, cutting away a maybe-unsynced tail first, and syncs what is kept: records
+    /// recovered from the page cache may not be durable yet, and the next sync mark will vouch for them.
+    /// </summary>
     private SegmentWriter OpenActiveSegment(SegmentScan scan)
     {
         SafeFileHandle handle = File.OpenHandle(scan.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
@@ -247,11 +293,10 @@ public sealed class RaftStorage : IDisposable
             {
                 RandomAccess.SetLength(handle, scan.ValidLength); // preallocation below re-extends it with zeros
             }
-            var writer = new SegmentWriter(handle, scan.Path, scan.Seq, scan.ValidLength, new byte[WriteBufferBytes], PreallocateLimit);
-            if (scan.TornTail is not null && _options.Fsync)
-            {
-                writer.FullSync(); // the cut must be durable before new records land after it
-            }
+            var writer = new SegmentWriter(handle, scan.Path, scan.Seq, scan.Header.Salt, scan.ValidLength, new byte[WriteBufferBytes],
+                PreallocateLimit, _options.SyncHooks);
+            // The cut must be durable before new records land after it, or stale records past it could reappear.
+            writer.Sync(_options.Fsync, full: true);
             return writer;
         }
         catch
@@ -259,6 +304,17 @@ public sealed class RaftStorage : IDisposable
             handle.Dispose();
             throw;
         }
+    }
+
+    private static SegmentHeader NewHeader(ulong seq, ulong lastIndex, ulong lastTerm, HardState hardState = default)
+    {
+        ulong salt;
+        do
+        {
+            salt = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        }
+        while (salt == 0); // 0 is the salt of format 1 segments
+        return new SegmentHeader(seq, lastIndex, lastTerm, hardState, salt);
     }
 
     /// <summary>
@@ -272,99 +328,23 @@ public sealed class RaftStorage : IDisposable
     {
         ThrowIfUnusable();
         ArgumentNullException.ThrowIfNull(entries);
-        int count = entries.Count, start = 0;
-        ulong newLast = _lastIndex;
-        if (count > 0)
-        {
-            ulong first = entries[0].Index;
-            if (first == 0)
-            {
-                throw new ArgumentException("log indexes start at 1", nameof(entries));
-            }
-            for (int i = 0; i < count; i++)
-            {
-                Entry e = entries[i] ?? throw new ArgumentException($"entries[{i}] is null", nameof(entries));
-                if (e.Index != first + (ulong)i)
-                {
-                    throw new ArgumentException($"entries must have consecutive indexes: {entries[i - 1].Index} is followed by {e.Index}", nameof(entries));
-                }
-                if (e.Data.Length > WalFormat.MaxPayload - WalFormat.EntryFixedSize)
-                {
-                    throw new ArgumentException($"entry {e.Index} has {e.Data.Length} data bytes, more than a WAL record holds", nameof(entries));
-                }
-            }
-            // Entries up to the snapshot index are committed, so they equal what the snapshot covers: skip them.
-            while (start < count && entries[start].Index <= _snapshotIndex)
-            {
-                start++;
-            }
-            if (start == count)
-            {
-                if (_lastIndex > entries[^1].Index)
-                {
-                    throw new ArgumentException(
-                        $"entries {first}..{entries[^1].Index} would truncate the log below the snapshot index {_snapshotIndex}", nameof(entries));
-                }
-            }
-            else
-            {
-                if (entries[start].Index > _lastIndex + 1)
-                {
-                    throw new ArgumentException(
-                        $"entry {entries[start].Index} would leave a gap after the last stored index {_lastIndex} " +
-                        "(save the snapshot that covers the gap first)", nameof(entries));
-                }
-                newLast = entries[^1].Index;
-            }
-        }
+        CheckConsecutive(entries);
+        int start = SkipEntriesInSnapshot(entries, out ulong newLast);
         bool writeHardState = hardState is { } hs && hs != _hardState;
-        ulong commit = writeHardState ? hardState!.Value.Commit : _hardState.Commit;
-        if (commit > newLast)
-        {
-            // Either the core truncated committed entries or persists a commit index ahead of its own log; both would
-            // leave a log on disk that has lost committed entries.
-            throw new ArgumentException(
-                $"commit index {commit} is beyond the last log index {newLast} after this append " +
-                "(committed entries cannot be overwritten; append the entries, or save the snapshot, that a commit covers first)",
-                writeHardState ? nameof(hardState) : nameof(entries));
-        }
-        if (start == count && !writeHardState)
+        CheckCommitWithinLog(writeHardState ? hardState!.Value.Commit : _hardState.Commit, newLast, writeHardState);
+        if (start == entries.Count && !writeHardState)
         {
             return;
         }
 
         try
         {
-            if (_active.Length >= _options.SegmentBytes)
-            {
-                Rollover(_lastIndex, _lastTerm, copyFrom: -1);
-                _positions.Reset(_lastIndex + 1);
-            }
-            if (start < count)
-            {
-                if (entries[start].Index <= _lastIndex)
-                {
-                    _terms.TruncateFrom(entries[start].Index);
-                }
-                for (int i = start; i < count; i++)
-                {
-                    Entry e = entries[i];
-                    int size = WalFormat.EntryRecordSize(e);
-                    long offset = _active.Length;
-                    WalFormat.WriteEntry(_active.Reserve(size), e);
-                    _active.Advance(size);
-                    _positions.Record(e.Index, offset);
-                    _terms.Append(e.Index, e.Term);
-                }
-                _lastIndex = entries[^1].Index;
-                _lastTerm = entries[^1].Term;
-            }
+            RollOverIfFull();
+            _active.MarkSynced(); // opens the batch: vouches for what the last sync made durable
+            WriteEntries(entries, start);
             if (writeHardState)
             {
-                const int size = WalFormat.HeaderSize + WalFormat.HardStateSize;
-                WalFormat.WriteHardState(_active.Reserve(size), hardState!.Value);
-                _active.Advance(size);
-                _hardState = hardState.Value;
+                WriteHardState(hardState!.Value);
             }
             _dirty = true;
         }
@@ -373,6 +353,120 @@ public sealed class RaftStorage : IDisposable
             _failure = ex;
             throw;
         }
+    }
+
+    private static void CheckConsecutive(IReadOnlyList<Entry> entries)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+        ulong first = entries[0].Index;
+        if (first == 0)
+        {
+            throw new ArgumentException("log indexes start at 1", nameof(entries));
+        }
+        for (int i = 0; i < entries.Count; i++)
+        {
+            Entry e = entries[i] ?? throw new ArgumentException($"entries[{i}] is null", nameof(entries));
+            if (e.Index != first + (ulong)i)
+            {
+                throw new ArgumentException($"entries must have consecutive indexes: {entries[i - 1].Index} is followed by {e.Index}", nameof(entries));
+            }
+            if (e.Data.Length > WalFormat.MaxPayload - WalFormat.EntryFixedSize)
+            {
+                throw new ArgumentException($"entry {e.Index} has {e.Data.Length} data bytes, more than a WAL record holds", nameof(entries));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Entries up to the snapshot index are committed, so they equal what the snapshot covers: returns the position of
+    /// the first entry to write, and the log end after the append.
+    /// </summary>
+    private int SkipEntriesInSnapshot(IReadOnlyList<Entry> entries, out ulong newLast)
+    {
+        newLast = _lastIndex;
+        int count = entries.Count, start = 0;
+        if (count == 0)
+        {
+            return 0;
+        }
+        while (start < count && entries[start].Index <= _snapshotIndex)
+        {
+            start++;
+        }
+        if (start == count)
+        {
+            if (_lastIndex > entries[^1].Index)
+            {
+                throw new ArgumentException(
+                    $"entries {entries[0].Index}..{entries[^1].Index} would truncate the log below the snapshot index {_snapshotIndex}", nameof(entries));
+            }
+            return start;
+        }
+        if (entries[start].Index > _lastIndex + 1)
+        {
+            throw new ArgumentException(
+                $"entry {entries[start].Index} would leave a gap after the last stored index {_lastIndex} " +
+                "(save the snapshot that covers the gap first)", nameof(entries));
+        }
+        newLast = entries[^1].Index;
+        return start;
+    }
+
+    private static void CheckCommitWithinLog(ulong commit, ulong newLast, bool fromHardState)
+    {
+        if (commit > newLast)
+        {
+            // Either the core truncated committed entries or persists a commit index ahead of its own log; both would
+            // leave a log on disk that has lost committed entries.
+            throw new ArgumentException(
+                $"commit index {commit} is beyond the last log index {newLast} after this append " +
+                "(committed entries cannot be overwritten; append the entries, or save the snapshot, that a commit covers first)",
+                fromHardState ? "hardState" : "entries");
+        }
+    }
+
+    private void RollOverIfFull()
+    {
+        if (_active.Length >= _options.SegmentBytes)
+        {
+            Rollover(_lastIndex, _lastTerm, copyFrom: -1);
+            _positions.Reset(_lastIndex + 1);
+        }
+    }
+
+    private void WriteEntries(IReadOnlyList<Entry> entries, int start)
+    {
+        if (start == entries.Count)
+        {
+            return;
+        }
+        if (entries[start].Index <= _lastIndex)
+        {
+            _terms.TruncateFrom(entries[start].Index);
+        }
+        for (int i = start; i < entries.Count; i++)
+        {
+            Entry e = entries[i];
+            int size = WalFormat.EntryRecordSize(e);
+            long offset = _active.Length;
+            WalFormat.WriteEntry(_active.Reserve(size), e);
+            _active.Advance(size);
+            _positions.Record(e.Index, offset);
+            _terms.Append(e.Index, e.Term);
+        }
+        _lastIndex = entries[^1].Index;
+        _lastTerm = entries[^1].Term;
+    }
+
+    private void WriteHardState(HardState hs)
+    {
+        const int size = WalFormat.HeaderSize + WalFormat.HardStateSize;
+        WalFormat.WriteHardState(_active.Reserve(size), hs);
+        _active.Advance(size);
+        _hardState = hs;
     }
 
     /// <summary>
@@ -404,10 +498,9 @@ public sealed class RaftStorage : IDisposable
         {
             return;
         }
-        _active.Flush();
+        _active.Sync(_options.Fsync);
         if (_options.Fsync)
         {
-            _active.DataSync();
             SyncCount++;
         }
         _dirty = false;
@@ -548,7 +641,7 @@ public sealed class RaftStorage : IDisposable
             byte[] buffer = old.DetachBuffer();
             old.Dispose();
             ulong seq = oldInfo.Seq + 1;
-            _active = CreateSegment(seq, new SegmentHeader(seq, lastIndex, lastTerm, _hardState), tail.AsSpan(0, tailLength), buffer);
+            _active = CreateSegment(seq, NewHeader(seq, lastIndex, lastTerm, _hardState), tail.AsSpan(0, tailLength), buffer);
             _segments.Add(new SegmentInfo(seq, _active.Path, lastIndex));
             _dirty = false;
         }
@@ -566,14 +659,14 @@ public sealed class RaftStorage : IDisposable
         SafeFileHandle handle = File.OpenHandle(tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
         try
         {
-            var writer = new SegmentWriter(handle, path, seq, 0, buffer, PreallocateLimit);
+            var writer = new SegmentWriter(handle, path, seq, header.Salt, 0, buffer, PreallocateLimit, _options.SyncHooks);
             WalFormat.WriteSegmentHeader(writer.Reserve(SegmentHeaderRecordBytes), header);
             writer.Advance(SegmentHeaderRecordBytes);
             writer.WriteRaw(records);
-            if (_options.Fsync)
-            {
-                writer.FullSync();
-            }
+            // Header and carried tail become durable before the file is named, so a mark may vouch for them at once:
+            // damage in a carried tail is then reported, not cut as if it had never been synced.
+            writer.WriteSyncMark();
+            writer.Sync(_options.Fsync, full: true);
             File.Move(tmp, path, overwrite: false);
             if (_options.Fsync)
             {
@@ -652,6 +745,21 @@ public sealed class RaftStorage : IDisposable
         }
     }
 
+    /// <summary>
+    /// Releases the files and the directory lock as a killed process would: buffered records are lost and nothing is
+    /// written or synced. For tests that model crashes.
+    /// </summary>
+    internal void CloseAbruptly()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _active?.Dispose();
+        _lock.Dispose();
+    }
+
     /// <summary>Writes and syncs whatever was appended, then releases the files and the directory lock.</summary>
     public void Dispose()
     {
@@ -664,10 +772,15 @@ public sealed class RaftStorage : IDisposable
         {
             if (_failure is null && _active is not null)
             {
-                _active.Flush();
-                if (_dirty && _options.Fsync)
+                // Sync what is pending, then leave a mark that vouches for it: after a clean close, damage anywhere in
+                // the log is reported rather than cut as a torn tail.
+                if (_dirty)
                 {
-                    _active.DataSync();
+                    _active.Sync(_options.Fsync);
+                }
+                if (_active.MarkSynced())
+                {
+                    _active.Sync(_options.Fsync);
                 }
             }
         }

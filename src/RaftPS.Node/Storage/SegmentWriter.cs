@@ -4,7 +4,9 @@ namespace RaftPS.Node.Storage;
 
 /// <summary>
 /// The active segment: records are serialised straight into a reusable buffer, which is written to the file when
-/// it fills up or on <see cref="Flush"/>, so the hot path makes no per-entry allocations or system calls.
+/// it fills up or on <see cref="Flush"/>, so the hot path makes no per-entry allocations or system calls. It also
+/// keeps the segment's sync marks (see <see cref="WalFormat"/>): which bytes are durable, and up to where a mark
+/// already vouches for them.
 /// </summary>
 internal sealed class SegmentWriter : IDisposable
 {
@@ -17,18 +19,27 @@ internal sealed class SegmentWriter : IDisposable
 
     private readonly SafeFileHandle _handle;
     private readonly long _preallocateLimit;
+    private readonly ISyncHooks? _hooks;
     private byte[] _buffer;
     private int _buffered;
     private long _flushed;
     private long _allocated;
+    private long _durable;  // bytes made durable by the last sync (or handed to the OS, when fsync is off)
+    private long _vouchedEnd;  // end of the last sync mark written: the bytes before that mark are vouched for
 
-    /// <param name="length">Bytes of records already in the file; appends continue there.</param>
+    /// <param name="salt">The segment's salt, from its header; sync marks carry it.</param>
+    /// <param name="length">Bytes of records already in the file; appends continue there. They count as durable only
+    /// after the next <see cref="Sync"/>.</param>
     /// <param name="preallocateLimit">Reserve space ahead of the writes up to this file size; 0 to never preallocate.</param>
-    public SegmentWriter(SafeFileHandle handle, string path, ulong seq, long length, byte[] buffer, long preallocateLimit)
+    /// <param name="hooks">Told around each fsync of this file (tests model the disk with it).</param>
+    public SegmentWriter(SafeFileHandle handle, string path, ulong seq, ulong salt, long length, byte[] buffer, long preallocateLimit,
+        ISyncHooks? hooks)
     {
         _handle = handle;
         Path = path;
         Seq = seq;
+        Salt = salt;
+        _hooks = hooks;
         _flushed = length;
         _buffer = buffer;
         _preallocateLimit = preallocateLimit;
@@ -52,6 +63,7 @@ internal sealed class SegmentWriter : IDisposable
 
     public string Path { get; }
     public ulong Seq { get; }
+    public ulong Salt { get; }
 
     /// <summary>Logical length: bytes in the file plus bytes still buffered.</summary>
     public long Length => _flushed + _buffered;
@@ -84,7 +96,7 @@ internal sealed class SegmentWriter : IDisposable
         }
     }
 
-    /// <summary>Hands buffered bytes to the OS (page cache); not durable until <see cref="DataSync"/>.</summary>
+    /// <summary>Hands buffered bytes to the OS (page cache); not durable until <see cref="Sync"/>.</summary>
     public void Flush()
     {
         if (_buffered == 0)
@@ -97,9 +109,51 @@ internal sealed class SegmentWriter : IDisposable
         _buffered = 0;
     }
 
-    public void DataSync() => NativeIO.DataSync(_handle, Path);
+    /// <summary>
+    /// Makes everything appended durable: a data sync (fdatasync), or a full sync that also covers the file size. With
+    /// <paramref name="fsync"/> false the bytes are only handed to the OS, and count as durable for sync marks anyway
+    /// (the no-fsync mode survives process crashes only).
+    /// </summary>
+    public void Sync(bool fsync, bool full = false)
+    {
+        Flush();
+        if (fsync)
+        {
+            _hooks?.BeforeSync(Path);
+            if (full) NativeIO.FullSync(_handle);
+            else NativeIO.DataSync(_handle, Path);
+            _hooks?.AfterSync(Path, _handle);
+        }
+        _durable = _flushed;
+    }
 
-    public void FullSync() => NativeIO.FullSync(_handle);
+    /// <summary>
+    /// Opens a batch: if bytes were synced since the last mark and nothing has been appended after the sync, appends a
+    /// sync mark that vouches for them. Must be called before the batch's first record.
+    /// </summary>
+    /// <returns>Whether a mark was written.</returns>
+    public bool MarkSynced()
+    {
+        if (_durable != Length || _durable <= _vouchedEnd)
+        {
+            return false;
+        }
+        WriteSyncMark();
+        return true;
+    }
+
+    /// <summary>
+    /// Appends a sync mark that vouches for every byte before it. The caller guarantees that claim: the bytes are
+    /// durable already, or become durable with the mark before anyone can read it (a segment's first content is synced
+    /// under a temporary name).
+    /// </summary>
+    public void WriteSyncMark()
+    {
+        long at = Length;
+        WalFormat.WriteSyncMark(Reserve(WalFormat.SyncMarkRecordSize), Salt, at);
+        Advance(WalFormat.SyncMarkRecordSize);
+        _vouchedEnd = at + WalFormat.SyncMarkRecordSize;
+    }
 
     /// <summary>
     /// Ends the segment: cuts the preallocated tail so the file holds exactly its records (recovery treats any
@@ -112,8 +166,11 @@ internal sealed class SegmentWriter : IDisposable
         _allocated = _flushed;
         if (fsync)
         {
+            _hooks?.BeforeSync(Path);
             NativeIO.FullSync(_handle);
+            _hooks?.AfterSync(Path, _handle);
         }
+        _durable = _flushed;
     }
 
     /// <summary>Reads flushed bytes back (the buffer must have been flushed past this range).</summary>
@@ -144,136 +201,4 @@ internal sealed class SegmentWriter : IDisposable
     }
 
     public void Dispose() => _handle.Dispose();
-}
-
-/// <summary>
-/// The term of every log index from the snapshot on, stored as runs of equal term (terms change rarely, so this
-/// is a handful of items). SaveSnapshot needs the term at the snapshot index to decide whether the log after it
-/// is kept or discarded (Raft paper Fig. 13, steps 6-7).
-/// </summary>
-internal sealed class TermRuns
-{
-    private readonly List<(ulong Start, ulong Term)> _runs = [];
-
-    /// <summary>The log now ends at <paramref name="index"/> (a snapshot, or index 0 with term 0 for an empty log).</summary>
-    public void Reset(ulong index, ulong term)
-    {
-        _runs.Clear();
-        _runs.Add((index, term));
-    }
-
-    /// <summary>Records the entry appended at <paramref name="index"/> (one past the current end).</summary>
-    public void Append(ulong index, ulong term)
-    {
-        if (_runs[^1].Term != term)
-        {
-            _runs.Add((index, term));
-        }
-    }
-
-    /// <summary>Drops everything from <paramref name="index"/> on; the first run (the snapshot point) always stays.</summary>
-    public void TruncateFrom(ulong index)
-    {
-        int n = _runs.Count;
-        while (n > 1 && _runs[n - 1].Start >= index)
-        {
-            n--;
-        }
-        _runs.RemoveRange(n, _runs.Count - n);
-    }
-
-    /// <summary>Term at <paramref name="index"/>, which must lie between the first run and the end of the log.</summary>
-    public ulong TermAt(ulong index) => _runs[Find(index)].Term;
-
-    /// <summary>Forgets terms before <paramref name="index"/> (a new snapshot point inside the log).</summary>
-    public void TrimBefore(ulong index)
-    {
-        int i = Find(index);
-        ulong term = _runs[i].Term;
-        _runs.RemoveRange(0, i);
-        _runs[0] = (index, term);
-    }
-
-    private int Find(ulong index)
-    {
-        if (index < _runs[0].Start)
-        {
-            throw new ArgumentOutOfRangeException(nameof(index), $"index {index} is before the first tracked index {_runs[0].Start}");
-        }
-        int lo = 0, hi = _runs.Count - 1;
-        while (lo < hi)
-        {
-            int mid = (lo + hi + 1) / 2;
-            if (_runs[mid].Start <= index) lo = mid; else hi = mid - 1;
-        }
-        return lo;
-    }
-}
-
-/// <summary>
-/// Byte offset, in the active segment, of the newest record of each log index written there. Used to copy the
-/// log tail after a snapshot into a fresh segment, so that every older segment can be deleted.
-/// </summary>
-internal sealed class PositionIndex
-{
-    private long[] _offsets = new long[256];
-    private int _count;
-    private ulong _base = 1;
-
-    /// <summary>The segment starts empty; its first entry will be <paramref name="firstIndex"/> (or a truncation below it).</summary>
-    public void Reset(ulong firstIndex)
-    {
-        _base = firstIndex;
-        _count = 0;
-    }
-
-    /// <summary>An entry record for <paramref name="index"/> was written at <paramref name="offset"/>; it supersedes any later index.</summary>
-    public void Record(ulong index, long offset)
-    {
-        if (index < _base)
-        {
-            // truncated below this segment's first entry: earlier records of this segment are all superseded
-            _base = index;
-            _count = 0;
-        }
-        else
-        {
-            ulong rel = index - _base;
-            if (rel > (ulong)_count)
-            {
-                throw new InvalidOperationException($"entry {index} leaves a gap after {_base + (ulong)_count - 1}");
-            }
-            _count = (int)rel;
-        }
-        if (_count == _offsets.Length)
-        {
-            Array.Resize(ref _offsets, _offsets.Length * 2);
-        }
-        _offsets[_count++] = offset;
-    }
-
-    public bool TryGet(ulong index, out long offset)
-    {
-        if (index >= _base && index - _base < (ulong)_count)
-        {
-            offset = _offsets[index - _base];
-            return true;
-        }
-        offset = 0;
-        return false;
-    }
-
-    /// <summary>Keeps indexes from <paramref name="firstIndex"/> on, shifting their offsets by <paramref name="delta"/>.</summary>
-    public void Rebase(ulong firstIndex, long delta)
-    {
-        int skip = (int)(firstIndex - _base);
-        int keep = _count - skip;
-        Array.Copy(_offsets, skip, _offsets, 0, keep);
-        for (int i = 0; i < keep; i++)
-        {
-            _offsets[i] += delta;
-        }
-        _count = keep;
-        _base = firstIndex;
-    }
 }

@@ -21,9 +21,13 @@ namespace RaftPS.Commands;
 /// <code>$h = New-RaftHistory; $h.Count</code>
 /// <para>Creates a history; it is empty (0 operations) until something records into it.</para>
 /// </example>
-[Cmdlet(VerbsCommon.New, "RaftHistory")]
+[Cmdlet(VerbsCommon.New, "RaftHistory", SupportsShouldProcess = true)]
 [OutputType(typeof(OperationHistory))]
 public sealed class NewRaftHistoryCommand : RaftCmdlet
 {
-    protected override void ProcessRecord() => WriteObject(new OperationHistory());
+    protected override void ProcessRecord()
+    {
+        // Only an in-memory object, but New- verbs honour -WhatIf like every other state change in the module.
+        if (ShouldProcess("operation history", "Create")) WriteObject(new OperationHistory());
+    }
 }

@@ -109,9 +109,11 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
         string? logPath = LogPath is null ? null : GetUnresolvedProviderPathFromPSPath(LogPath);
         if (Join is not null && Listen is null)
             Terminate(RaftErrorId.InvalidArgument, ErrorCategory.InvalidArgument, "-Join needs -Listen host:port (this node's address).", Id);
+        // The same checks for both modes, so a background start fails here with the same ErrorIds as a foreground one.
+        var options = RunOrThrow(() => NodeOptionsFor(clusterFile, dataPath), Id);
         if (!ShouldProcess($"node {Id} with data in {dataPath}", Background ? "Start background node" : "Run node")) return;
         if (Background) StartBackground(clusterFile, dataPath, logPath ?? dataPath.TrimEnd('/', '\\') + ".log");
-        else RunForeground(clusterFile, dataPath, logPath);
+        else RunForeground(options, logPath);
     }
 
     private void StartBackground(string? clusterFile, string dataPath, string logPath)
@@ -136,9 +138,8 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
         }
     }
 
-    private void RunForeground(string? clusterFile, string dataPath, string? logPath)
+    private void RunForeground(NodeOptions options, string? logPath)
     {
-        var options = RunOrThrow(() => NodeOptionsFor(clusterFile, dataPath), Id);
         using var log = new FileLoggerFactory(logPath, logPath is null ? LogLevel.Warning : LogLevel.Information);
         var server = StartServer(options with { LoggerFactory = log }, log);
         // SIGTERM would end pwsh without running any finally block: take it over and stop the node cleanly instead.

@@ -48,43 +48,35 @@ public abstract class RaftClientCmdlet : RaftCmdlet
         }
         var members = KnownMembers(answered);
         var result = new List<NodeState>();
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (id, endpoint) in members)
         {
-            var status = answered.FirstOrDefault(s => string.Equals(s.Id, id, StringComparison.OrdinalIgnoreCase));
-            if (status is null && !seen.Contains(id))
-            {
-                // A member the connection does not list: ask it directly (bounded by the client's deadline).
-                status = TryStatus(endpoint);
-            }
-            seen.Add(id);
+            // A member the connection's endpoints did not cover is asked directly.
+            var status = answered.FirstOrDefault(s => string.Equals(s.Id, id, StringComparison.OrdinalIgnoreCase)) ?? TryStatus(endpoint);
             result.Add(status is null ? NodeState.Unreachable(id, endpoint) : NodeState.From(status, endpoint));
         }
         return result;
     }
 
+    /// <summary>Status of a node the connection's endpoints do not include (those were asked already), bounded by the status timeout.</summary>
     private NodeStatus? TryStatus(string endpoint)
     {
-        if (!Client.Endpoints.Any(e => e.ToString() == endpoint))
+        IPEndPoint ep;
+        try { ep = ClusterDefinition.ParseEndpoint(endpoint); } catch (ClusterDefinitionException) { return null; }
+        if (Client.Endpoints.Contains(ep)) return null;
+        try
         {
-            IPEndPoint ep;
-            try { ep = ClusterDefinition.ParseEndpoint(endpoint); } catch (ClusterDefinitionException) { return null; }
-            try
-            {
-                using var budget = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
-                budget.CancelAfter(Client.Options.StatusTimeout);
-                return Client.StatusAsync(ep, budget.Token).GetAwaiter().GetResult();
-            }
-            catch (OperationCanceledException) when (!StopToken.IsCancellationRequested)
-            {
-                return null;
-            }
-            catch (RaftClientException)
-            {
-                return null;
-            }
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
+            budget.CancelAfter(Client.Options.StatusTimeout);
+            return Client.StatusAsync(ep, budget.Token).GetAwaiter().GetResult();
         }
-        return null;
+        catch (OperationCanceledException) when (!StopToken.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (RaftClientException)
+        {
+            return null;
+        }
     }
 
     /// <summary>(id, "host:port") of every member: from the leader's view when one answered, else the union of all views.</summary>

@@ -87,11 +87,12 @@ public sealed class RaftClientErrorTests
     {
         await using var a = new FakeNode("a");
         await using var b = new FakeNode("b");
-        await using var client = new RaftClient(FakeNode.Options(a, b) with { AttemptTimeout = FakeNode.Short, Deadline = TimeSpan.FromMilliseconds(400) });
+        // A deadline long enough that both nodes get an attempt even on a loaded machine.
+        await using var client = new RaftClient(FakeNode.Options(a, b) with { AttemptTimeout = FakeNode.Short, Deadline = TimeSpan.FromMilliseconds(1500) });
 
         var sw = Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<RaftUnavailableException>(() => client.GetAsync("k"));
-        Assert.InRange(sw.ElapsedMilliseconds, 350, 3000);
+        Assert.InRange(sw.ElapsedMilliseconds, 1400, 6000);
         Assert.Equal([a.EndPoint, b.EndPoint], e.TriedEndpoints);
         Assert.Contains(a.EndPoint.ToString(), e.Message);
         Assert.Contains(b.EndPoint.ToString(), e.Message);

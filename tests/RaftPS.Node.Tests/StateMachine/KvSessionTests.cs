@@ -167,15 +167,45 @@ public class KvSessionTests
     }
 
     [Fact]
-    public void Log_time_never_goes_backwards()
+    public void Log_time_never_goes_backwards_and_follows_the_new_leaders_clock_from_where_it_is()
     {
         var sm = new KvStateMachine(sessionTimeoutMs: 1_000, maxSessions: 100);
         sm.Next(Put(1, 1, "a", "1", ts: 5_000));
         sm.Next(Put(2, 1, "b", "1", ts: 100)); // a new leader whose clock is behind
         Assert.Equal(5_000, sm.LogTimeMs);
         Assert.Equal(5_000, sm.GetSession(2)!.LastSeenMs);
-        sm.Next(Put(3, 1, "c", "1", ts: 6_000));
-        Assert.NotNull(sm.GetSession(2)); // idle 1000 by log time, not 5900
+        sm.Next(Put(3, 1, "c", "1", ts: 900));  // 800 ms later on the new leader's clock
+        Assert.Equal(5_800, sm.LogTimeMs);
+        Assert.NotNull(sm.GetSession(2));       // idle 800 by log time
+        sm.Next(Put(3, 2, "c", "2", ts: 1_200));
+        Assert.Null(sm.GetSession(2));          // idle 1100: expired, though the new clock never reached 5000
+    }
+
+    /// <summary>
+    /// A leader whose wall clock jumps a day ahead moves log time by one step, not a day: sessions stay, and later
+    /// commands advance log time by the leader's elapsed time from its new reading.
+    /// </summary>
+    [Fact]
+    public void A_leader_clock_jumping_ahead_moves_log_time_by_at_most_one_step_per_command()
+    {
+        var sm = new KvStateMachine(KvSettings.Default with { SessionTimeoutMs = 10_000, MaxClockStepMs = 2_000 });
+        for (ulong c = 1; c <= 50; c++) sm.Next(Put(c, 1, "k" + c, "v", ts: 1_000 + (long)c));
+        long before = sm.LogTimeMs;
+        const long day = 86_400_000;
+        sm.Next(Put(100, 1, "x", "1", ts: day));
+        Assert.Equal(before + 2_000, sm.LogTimeMs);
+        Assert.Equal(51, sm.SessionCount);       // nobody expired
+        sm.Next(Put(100, 2, "x", "2", ts: day + 3_000)); // 3 s of real time: still bounded by the step
+        Assert.Equal(before + 4_000, sm.LogTimeMs);
+        sm.Next(Put(100, 3, "x", "3", ts: day + 4_000));
+        Assert.Equal(before + 5_000, sm.LogTimeMs);
+        Assert.Equal(51, sm.SessionCount);
+        // Time passes normally afterwards: the idle sessions expire after their timeout, not before.
+        for (int i = 0; i < 2; i++) sm.Next(Put(100, 4 + (ulong)i, "x", "4", ts: day + 4_000 + 2_000 * (i + 1)));
+        Assert.Equal(before + 9_000, sm.LogTimeMs); // the first sessions are idle 9049 ms of their 10000
+        Assert.Equal(51, sm.SessionCount);
+        sm.Next(Put(100, 6, "x", "5", ts: day + 10_000));
+        Assert.Equal(1, sm.SessionCount);
     }
 
     [Fact]

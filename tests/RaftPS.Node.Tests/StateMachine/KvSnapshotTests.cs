@@ -140,7 +140,9 @@ public class KvSnapshotTests
 
     private static readonly Dictionary<string, Action<Builder>> BadContent = new()
     {
-        ["unknown format"] = b => b.Format = 3,
+        ["unknown format"] = b => b.Format = 4,
+        ["settings flag neither 0 nor 1"] = b => b.SettingsFromLog = 2,
+        ["settings out of range"] = b => b.Settings = KvSettings.Default with { MaxSessions = 0 },
         ["format 0"] = b => b.Format = 0,
         ["tombstone with a live session"] = b => b.Tombstones = [5],
         ["repeated tombstone"] = b => b.Tombstones = [7, 7],
@@ -263,12 +265,15 @@ public class KvSnapshotTests
     public sealed record SessionSpec(ulong ClientId, ulong LastSequence, long LastSeen, byte Status, ulong Version,
                                      (byte Kind, string Key, ulong Version, string? Value)? Item);
 
-    /// <summary>Writes snapshot bytes field by field (format 2), with a correct checksum, so content checks can be tested.</summary>
+    /// <summary>Writes snapshot bytes field by field (format 3), with a correct checksum, so content checks can be tested.</summary>
     private sealed class Builder
     {
         public byte Format = KvStateMachine.SnapshotFormatVersion;
         public ulong Applied = 10;
         public long LogTime = 100;
+        public long LastTimestamp = 100;
+        public KvSettings Settings = KvSettings.Default;
+        public byte SettingsFromLog;
         public (string Key, ulong Version, string Value)[] Keys = [("a", 1, "x"), ("b", 2, "y")];
         public ulong? KeyCountOverride;
         public byte[]? RawKey;
@@ -294,6 +299,16 @@ public class KvSnapshotTests
             U8(Format);
             Var(Applied);
             Fixed64(LogTime);
+            if (Format >= 3)
+            {
+                Fixed64(LastTimestamp);
+                Var((ulong)Settings.SessionTimeoutMs);
+                Var((ulong)Settings.MaxSessions);
+                Var((ulong)Settings.MaxValueBytes);
+                Var((ulong)Settings.MaxTombstones);
+                Var((ulong)Settings.MaxClockStepMs);
+                U8(SettingsFromLog);
+            }
             Var(KeyCountOverride ?? (ulong)(Keys.Length + (RawKey is null ? 0 : 1)));
             if (RawKey is not null)
             {

@@ -41,6 +41,27 @@ public class SnapshotTests
         Assert.Empty(r.Warnings);
     }
 
+    /// <summary>The configuration's context (the node keeps member addresses there) survives a restart from a snapshot.</summary>
+    [Theory]
+    [InlineData(new byte[] { 1, 2, 3, 0, 255 })]
+    [InlineData(new byte[0])]
+    [InlineData(null)]
+    public void SnapshotKeepsTheConfigurationContext(byte[]? context)
+    {
+        using var tmp = new TempDir();
+        var conf = new ConfState([1, 2], [3], [], [], false, context);
+        using (RaftStorage s = Open(tmp.Path, NoSync, out _))
+        {
+            s.Append(new HardState(1, 1, 5), Range(1, 5, 1));
+            s.SaveSnapshot(new Snapshot(new SnapshotMetadata(5, 1, conf), [9, 9]));
+        }
+        RecoveredState r = Reopen(tmp.Path, NoSync);
+        ConfState got = r.Snapshot!.Metadata.ConfState;
+        Assert.Equal(context ?? [], got.Context ?? []); // no context and an empty one read back alike
+        Assert.Equal([1UL, 2UL], got.Voters);
+        Assert.Equal([3UL], got.Learners);
+    }
+
     [Fact]
     public void SnapshotAtTheLastIndexLeavesAnEmptyLog()
     {

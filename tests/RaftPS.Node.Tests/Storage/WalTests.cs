@@ -256,7 +256,7 @@ public class SegmentWriterTests
         using var tmp = new TempDir();
         string path = tmp.Sub("wal-0000000000000001.log");
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
-        using (var w = new SegmentWriter(handle, path, 1, 0, new byte[64], preallocateLimit: 1 << 16))
+        using (var w = new SegmentWriter(handle, path, 1, salt: 7, 0, new byte[64], preallocateLimit: 1 << 16, hooks: null))
         {
             Assert.Equal(1 << 16, new FileInfo(path).Length);
             Entry e = Kit.E(1, 1, 100); // larger than the buffer: the buffer grows
@@ -276,7 +276,7 @@ public class SegmentWriterTests
         string path = tmp.Sub("wal-0000000000000001.log");
         long limit = 3 * SegmentWriter.PreallocateChunk;
         var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite);
-        using var w = new SegmentWriter(handle, path, 1, 0, new byte[1 << 20], limit);
+        using var w = new SegmentWriter(handle, path, 1, salt: 7, 0, new byte[1 << 20], limit, hooks: null);
         Assert.Equal(SegmentWriter.PreallocateChunk, new FileInfo(path).Length);
         var block = new byte[1 << 20];
         for (int i = 0; i < 3; i++) w.WriteRaw(block);
