@@ -37,6 +37,8 @@ public sealed record BenchOptions
     public IReadOnlyList<IPEndPoint>? Endpoints { get; init; }
     public string ClusterName { get; init; } = ClusterDefinition.DefaultClusterName;
     public string? ClusterKey { get; init; }
+    /// <summary>Measure twice in one run, keyless and then with peer and client secrets (encrypted traffic), and report both.</summary>
+    public bool Key { get; init; }
     /// <summary>raftps executable or raftps.dll; null means the Release build in the repository (built if missing).</summary>
     public string? RaftPsPath { get; init; }
     public bool Fsync { get; init; } = true;
@@ -71,7 +73,8 @@ public sealed record BenchOptions
           --nodes N            nodes of the local cluster (default 3)
           --endpoints H:P,...  load an existing cluster instead of starting one (not with failover)
           --cluster-name NAME  cluster name of an existing cluster (default raftps)
-          --cluster-key KEY    shared key of an existing cluster
+          --cluster-key KEY    client secret of an existing cluster
+          --key                measure keyless, then encrypted (peer + client secrets), in the same run; JSON has both
           --raftps PATH        raftps executable or raftps.dll (default src/RaftPS.Cli/bin/Release/net10.0/raftps.dll)
           --no-fsync           start nodes with --no-fsync
           --warmup N           unmeasured operations first (default 1000)
@@ -111,6 +114,7 @@ public sealed record BenchOptions
                 "--endpoints" => o with { Endpoints = ParseEndpoints(Value()) },
                 "--cluster-name" => o with { ClusterName = Value() },
                 "--cluster-key" => o with { ClusterKey = Value() },
+                "--key" => o with { Key = true },
                 "--raftps" => o with { RaftPsPath = Value() },
                 "--no-fsync" => o with { Fsync = false },
                 "--warmup" => o with { Warmup = ParseLong(name, Value(), 0, 1_000_000_000) },
@@ -143,6 +147,7 @@ public sealed record BenchOptions
         if (ClientInstances > Clients) throw new BenchUsageException("--client-instances cannot exceed --clients");
         if (!ClusterDefinition.IsValidId(ClusterName)) throw new BenchUsageException($"--cluster-name '{ClusterName}' is not a valid cluster name");
         if (ClusterKey is { } key && string.IsNullOrWhiteSpace(key)) throw new BenchUsageException("--cluster-key must not be blank");
+        if (Key && External) throw new BenchUsageException("--key starts its own clusters; it cannot use --endpoints");
         return this;
     }
 

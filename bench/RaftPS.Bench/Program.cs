@@ -28,6 +28,65 @@ namespace RaftPS.Bench
                 Console.Error.WriteLine(BenchOptions.Usage);
                 return 2;
             }
+            return options.Key ? await RunKeyedComparisonAsync(options).ConfigureAwait(false) : await RunOnceAsync(options).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// `--key`: the same load against a fresh keyless cluster and then a fresh cluster whose nodes hold peer and
+        /// client secrets (every datagram AES-GCM sealed), one JSON object with both results and their ratio.
+        /// </summary>
+        private static async Task<int> RunKeyedComparisonAsync(BenchOptions options)
+        {
+            var keyDir = Directory.CreateTempSubdirectory("raftps-bench-keys-").FullName;
+            try
+            {
+                string peerFile = Path.Combine(keyDir, "peer.key"), clientFile = Path.Combine(keyDir, "client.key");
+                string clientSecret = ClusterCredentials.GenerateSecret();
+                await File.WriteAllTextAsync(peerFile, ClusterCredentials.GenerateSecret() + "\n").ConfigureAwait(false);
+                await File.WriteAllTextAsync(clientFile, clientSecret + "\n").ConfigureAwait(false);
+                var results = new List<string>();
+                foreach (var pass in new[]
+                         {
+                             options with { Key = false },
+                             options with { Key = false, ClusterKey = clientSecret, NodeArgs = [.. options.NodeArgs, "--peer-key-file", peerFile, "--client-key-file", clientFile] },
+                         })
+                {
+                    Log(pass.ClusterKey is null ? "pass 1: keyless" : "pass 2: encrypted (peer + client secrets)");
+                    var writer = new StringWriter();
+                    var stdout = Console.Out;
+                    Console.SetOut(writer);
+                    int rc;
+                    try
+                    {
+                        rc = await RunOnceAsync(pass).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Console.SetOut(stdout);
+                    }
+                    if (rc != 0) return rc;
+                    results.Add(writer.ToString().Trim().Split('\n')[^1]);
+                }
+                var keyless = System.Text.Json.Nodes.JsonNode.Parse(results[0])!;
+                var encrypted = System.Text.Json.Nodes.JsonNode.Parse(results[1])!;
+                double ratio = encrypted["ops_per_s"]!.GetValue<double>() / Math.Max(1e-9, keyless["ops_per_s"]!.GetValue<double>());
+                var combined = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["keyless"] = keyless,
+                    ["encrypted"] = encrypted,
+                    ["encrypted_vs_keyless_ops"] = Math.Round(ratio, 3),
+                };
+                Console.Out.WriteLine(combined.ToJsonString());
+                return 0;
+            }
+            finally
+            {
+                Directory.Delete(keyDir, recursive: true);
+            }
+        }
+
+        private static async Task<int> RunOnceAsync(BenchOptions options)
+        {
 
             using var cts = new CancellationTokenSource();
             // Ctrl+C / SIGTERM cancel the run instead of killing the process, so the finally below kills the nodes.
@@ -90,7 +149,7 @@ namespace RaftPS.Bench
         private static async Task<BenchResult> RunBenchAsync(BenchOptions o, LocalCluster? cluster, CancellationToken ct)
         {
             var baseOptions = cluster is not null
-                ? RaftClientOptions.For(cluster.Cluster)
+                ? RaftClientOptions.For(cluster.Cluster) with { ClusterKey = o.ClusterKey ?? cluster.Cluster.Key }
                 : new RaftClientOptions { Endpoints = o.Endpoints!, ClusterName = o.ClusterName, ClusterKey = o.ClusterKey };
             int nodes = cluster?.Nodes.Count ?? o.Endpoints!.Count;
             int perInstance = (o.Clients + o.ClientInstances - 1) / o.ClientInstances;

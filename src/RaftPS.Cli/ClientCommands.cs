@@ -37,6 +37,7 @@ internal sealed partial class CliApp
             HelpName = "SECONDS",
         };
         public readonly Option<bool> Json = new("--json") { Description = "Machine-readable output: one JSON document per line." };
+        public readonly CredentialOptions Keys = new();
 
         public ClientOptions()
         {
@@ -53,6 +54,7 @@ internal sealed partial class CliApp
             command.Add(ClusterName);
             command.Add(Timeout);
             command.Add(Json);
+            Keys.AddClientOptionsTo(command);
         }
     }
 
@@ -79,6 +81,7 @@ internal sealed partial class CliApp
                 throw new UsageException($"--cluster-name '{name}' contradicts the name '{cluster.ClusterName}' in {file}");
             options = options with { ClusterName = name };
         }
+        options = CredentialOptions.Apply(options, o.Keys.Files(pr));
         var deadline = pr.GetValue(o.Timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaultDeadline;
         options = options with
         {

@@ -35,6 +35,8 @@ public static class ExitCodes
     public const int ClientError = 10;
     /// <summary>The leader refused a membership change (unknown member, duplicate id/address, change in progress, quorum would be lost, learner behind, removed id).</summary>
     public const int MembershipRejected = 11;
+    /// <summary>The node refused the credential: none it accepts (unauthorized) or the wrong role, e.g. a client key for a membership change (forbidden).</summary>
+    public const int AccessDenied = 12;
     /// <summary>Interrupted by Ctrl+C or SIGTERM (a running node instead stops cleanly with 0).</summary>
     public const int Interrupted = 130;
 
@@ -48,6 +50,7 @@ public static class ExitCodes
         RaftErrorIds.ValueTooLarge => ValueTooLarge,
         RaftErrorIds.BadRequest => BadRequest,
         RaftErrorIds.MembershipRejected => MembershipRejected,
+        RaftAccessDeniedException.UnauthorizedId or RaftAccessDeniedException.ForbiddenId => AccessDenied,
         _ => ClientError,
     };
 
@@ -79,6 +82,8 @@ public static class ExitCodes
            10  other cluster error                 (RaftPS.ClientError)
            11  membership change refused           (RaftPS.MembershipRejected: unknown member, duplicate id or
                address, change in progress, quorum would be lost, learner behind, removed id)
+           12  access denied                       (RaftPS.Unauthorized: no accepted key; RaftPS.Forbidden: wrong role,
+               e.g. a client key for an admin operation)
           130  interrupted (Ctrl+C / SIGTERM)
         """;
 }

@@ -56,10 +56,13 @@ internal sealed partial class CliApp
         {
             id, cluster, data, join, listen, clusterName, bind, logLevel, noFsync, snapshotMb, segmentMb, tickMs, allowFaults,
         };
+        var keys = new CredentialOptions();
+        keys.AddNodeOptionsTo(command);
         command.SetAction((pr, ct) => Guarded(token => RunNodeAsync(new NodeArgs(
             pr.GetValue(id)!, pr.GetValue(cluster), pr.GetValue(data)!, pr.GetValue(bind), pr.GetValue(logLevel)!,
             pr.GetValue(noFsync), pr.GetValue(snapshotMb), pr.GetValue(segmentMb), pr.GetValue(tickMs), pr.GetValue(allowFaults),
-            pr.GetValue(join), pr.GetValue(listen), pr.GetValue(clusterName)), token), json: false, ct));
+            pr.GetValue(join), pr.GetValue(listen), pr.GetValue(clusterName))
+            { Keys = keys.Files(pr), Insecure = pr.GetValue(keys.Insecure) }, token), json: false, ct));
         return command;
     }
 
@@ -92,7 +95,11 @@ internal sealed partial class CliApp
     }
 
     private sealed record NodeArgs(string Id, string? ClusterFile, string DataDirectory, string? Bind, string LogLevel, bool NoFsync,
-        int SnapshotThresholdMb, int SegmentMb, int TickMs, bool AllowFaultInjection, string? Join, string? Listen, string? ClusterName);
+        int SnapshotThresholdMb, int SegmentMb, int TickMs, bool AllowFaultInjection, string? Join, string? Listen, string? ClusterName)
+    {
+        public CredentialOptions.KeyFiles Keys { get; init; } = new(null, null, null);
+        public bool Insecure { get; init; }
+    }
 
     private async Task<int> RunNodeAsync(NodeArgs a, CancellationToken cancellationToken)
     {
@@ -146,6 +153,8 @@ internal sealed partial class CliApp
             TickInterval = TimeSpan.FromMilliseconds(a.TickMs),
             LoggerFactory = loggerFactory,
             AllowFaultInjection = a.AllowFaultInjection,
+            Credentials = a.Keys.Load(),
+            Insecure = a.Insecure,
         };
         if (a.NoFsync) _err.WriteLine($"warning: node {a.Id} runs without fsync; acknowledged writes can be lost on power failure");
         if (a.AllowFaultInjection) _err.WriteLine($"warning: node {a.Id} accepts fault injection; any client of the cluster can drop, delay or cut off its traffic (drills only)");
@@ -154,6 +163,10 @@ internal sealed partial class CliApp
         try
         {
             server = RaftServer.Start(options);
+        }
+        catch (InsecureConfigurationException e)
+        {
+            throw new UsageException(e.Message);
         }
         catch (SocketException e)
         {
@@ -167,6 +180,7 @@ internal sealed partial class CliApp
             throw;
         }
 
+        using var reload = a.Keys.ReloadOnHangup(server, _err, member.Id);
         try
         {
             _out.WriteLine(ReadyLine(a.Id, server.EndPoint, server.ClusterName));

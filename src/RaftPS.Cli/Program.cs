@@ -108,6 +108,7 @@ internal sealed partial class CliApp(TextWriter stdout, TextWriter stderr)
             TransferCommand(),
             MemberCommand(),
             DemoCommand(),
+            KeygenCommand(),
             VersionCommand(),
         };
         return root;

@@ -164,14 +164,29 @@ public sealed partial class RaftClient
                     continue;
                 }
                 // Replies for attempts that already timed out, or duplicates, find no pending entry and are dropped.
-                if (_wire.TryParseReply(buffer.AsSpan(0, length), Now, out var reply) && _pending.TryRemove(reply.RequestId, out var pending))
-                    pending.TrySetResult(reply);
+                if (!_wire.TryParseReply(buffer.AsSpan(0, length), Now, out var reply)) continue;
+                if (reply.RequestId == 0 && reply.Status == ReplyStatus.Unauthorized && IsOurEndpoint(from))
+                {
+                    // A node that could not open our request (wrong or retired key) cannot name it: every waiting attempt
+                    // would meet the same answer, so they all end with it.
+                    foreach (var entry in _pending)
+                        if (_pending.TryRemove(entry)) entry.Value.TrySetResult(reply with { RequestId = entry.Key });
+                    continue;
+                }
+                if (_pending.TryRemove(reply.RequestId, out var pending)) pending.TrySetResult(reply);
             }
         }
         finally
         {
             _receiveStopped.TrySetResult();
         }
+    }
+
+    private bool IsOurEndpoint(SocketAddress from)
+    {
+        foreach (var ep in _endpoints)
+            if (AddressOf(ep).Equals(from)) return true;
+        return false;
     }
 
     private void Sweep()

@@ -65,7 +65,7 @@ public sealed partial class RaftClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         var baseline = RaftClientOptions.For(cluster);
-        return new RaftClient(settings with { Endpoints = baseline.Endpoints, ClusterName = baseline.ClusterName, ClusterKey = baseline.ClusterKey });
+        return new RaftClient(settings with { Endpoints = baseline.Endpoints, ClusterName = baseline.ClusterName, ClusterKey = settings.ClusterKey ?? baseline.ClusterKey });
     }
 
     public RaftClientOptions Options => _options;
@@ -162,9 +162,32 @@ public sealed partial class RaftClient : IAsyncDisposable
         if (!IsWellFormed(pattern)) throw new ArgumentException("pattern is not well-formed Unicode (unpaired surrogate)", nameof(pattern));
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         CheckConsistency(consistency);
-        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.List, Key = pattern, Limit = limit, Consistency = consistency },
+        // Nodes answer in pages (bounded replies); follow the continuation until the limit or the last page.
+        var all = new List<KvItem>();
+        string? after = null;
+        do
+        {
+            int want = limit == 0 ? 0 : limit - all.Count;
+            var page = await ListPageAsync(pattern, after, want, consistency, cancellationToken).ConfigureAwait(false);
+            all.AddRange(page.Items);
+            after = page.ContinuationToken;
+        } while (after is not null && (limit == 0 || all.Count < limit));
+        return all;
+    }
+
+    /// <summary>
+    /// One page of matches after <paramref name="after"/> (null: from the start), at most <paramref name="limit"/> items
+    /// (0: the node's default page). Continue with the returned token while it is not null. Each page is its own read.
+    /// </summary>
+    public async Task<(IReadOnlyList<KvItem> Items, string? ContinuationToken)> ListPageAsync(string pattern, string? after, int limit = 0,
+        ReadConsistency consistency = ReadConsistency.Linearizable, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        CheckConsistency(consistency);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.List, Key = pattern, Limit = limit, After = after, Consistency = consistency },
             RouteFor(consistency), null, _deadlineMs, cancellationToken).ConfigureAwait(false);
-        return reply.Status == ReplyStatus.Ok ? reply.Items : throw ErrorFor(reply, pattern);
+        return reply.Status == ReplyStatus.Ok ? (reply.Items, reply.ContinuationToken) : throw ErrorFor(reply, pattern);
     }
 
     /// <summary>Status of the node at <paramref name="endpoint"/> (that node only, no redirect).</summary>
@@ -217,6 +240,7 @@ public sealed partial class RaftClient : IAsyncDisposable
             if (remaining <= 0) break;
             var request = new ClientRequest { RequestId = NextRequestId(), Op = ClientOp.Status };
             var (outcome, reply) = await AttemptAsync(request, target, Math.Min(_attemptMs, remaining), cancellationToken).ConfigureAwait(false);
+            if (reply is { Status: ReplyStatus.Unauthorized or ReplyStatus.Forbidden }) throw RaftAccessDeniedException.For(reply);
             if (reply is { Status: ReplyStatus.Ok, NodeStatus: { } status })
             {
                 if (IsLeaderRole(status.Role))
@@ -469,6 +493,12 @@ public sealed partial class RaftClient : IAsyncDisposable
                         await BackoffAsync(ref backoffs, deadline, ct).ConfigureAwait(false);
                         continue;
 
+                    case ReplyStatus.Busy:
+                        // Refused before it was queued (nothing applied): give the node room, then try again.
+                        (trace ??= new()).Note(target, Describe(reply));
+                        await BackoffAsync(ref backoffs, deadline, ct).ConfigureAwait(false);
+                        continue;
+
                     case ReplyStatus.SessionExpired when lane is not null:
                         (trace ??= new()).Note(target, Describe(reply));
                         if (mayHaveApplied)
@@ -638,6 +668,7 @@ public sealed partial class RaftClient : IAsyncDisposable
         ReplyStatus.VersionMismatch => new RaftVersionMismatchException(key, reply.Version, null),
         ReplyStatus.ValueTooLarge => new RaftValueTooLargeException(key, reply.Error),
         ReplyStatus.BadRequest => new RaftBadRequestException($"request for '{key}' rejected: {reply.Error ?? "bad request"}"),
+        ReplyStatus.Unauthorized or ReplyStatus.Forbidden => RaftAccessDeniedException.For(reply),
         ReplyStatus.MembershipRejected => new RaftMembershipException(reply.MembershipError, reply.Error ?? $"membership change for '{key}' refused: {reply.MembershipError}"),
         _ => new RaftClientException($"unexpected reply {reply.Status} for '{key}'{(reply.Error is null ? "" : $": {reply.Error}")}"),
     };

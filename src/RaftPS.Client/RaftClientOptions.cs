@@ -4,14 +4,21 @@ using RaftPS.Protocol.Wire;
 
 namespace RaftPS.Client;
 
-/// <summary>Settings of a <see cref="RaftClient"/>. Cluster name and key must match the nodes' cluster file.</summary>
+/// <summary>
+/// Settings of a <see cref="RaftClient"/>. The cluster name must match the nodes'. Credentials: <see cref="ClusterKey"/>
+/// (the client secret, as in the cluster file's <c>key</c> or a client key file) for data operations, and
+/// <see cref="AdminKey"/> (the admin secret) for operations that change the cluster; with an admin key every request is
+/// sealed with it (admin includes client). A client never holds the peer secret.
+/// </summary>
 public sealed record RaftClientOptions
 {
     /// <summary>Nodes to contact (any subset of the members; the leader is found from there).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints { get; init; } = [];
     public string ClusterName { get; init; } = ClusterDefinition.DefaultClusterName;
-    /// <summary>Shared secret of the cluster file, or null when the cluster runs without authentication.</summary>
+    /// <summary>The client secret (the cluster file's <c>key</c>, or the current line of a client key file), or null when the cluster accepts plaintext clients.</summary>
     public string? ClusterKey { get; init; }
+    /// <summary>The admin secret, needed for membership changes, leadership transfer, fault injection and snapshots on a keyed cluster; null otherwise.</summary>
+    public string? AdminKey { get; init; }
     /// <summary>How long one datagram exchange may take before the request is sent again (to the next node).</summary>
     public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromMilliseconds(300);
     /// <summary>Total time an operation may take, retries included.</summary>
@@ -56,6 +63,7 @@ public sealed record RaftClientOptions
         }
         if (string.IsNullOrEmpty(ClusterName)) throw new ArgumentException("cluster name is required", nameof(ClusterName));
         if (ClusterKey is { Length: 0 }) throw new ArgumentException("cluster key must be null or non-empty", nameof(ClusterKey));
+        if (AdminKey is { Length: 0 }) throw new ArgumentException("admin key must be null or non-empty", nameof(AdminKey));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(AttemptTimeout, TimeSpan.Zero, nameof(AttemptTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(Deadline, TimeSpan.Zero, nameof(Deadline));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSessions, 1, nameof(MaxSessions));
@@ -67,12 +75,16 @@ public sealed record RaftClientOptions
         return this;
     }
 
-    /// <summary>The wire settings these options imply (the key is derived from the secret as the nodes derive it).</summary>
+    /// <summary>The wire settings these options imply (keys are derived from the secrets as the nodes derive them).</summary>
     public WireOptions ToWireOptions() => new()
     {
         MaxDatagramSize = MaxDatagramSize,
         MaxMessageSize = MaxMessageSize,
         ReassemblyTimeout = ReassemblyTimeout,
-        ClusterKey = ClusterKey is { Length: > 0 } k ? ClusterId.KeyFromSecret(k) : null,
+        Keys = ClusterKey is null && AdminKey is null ? null : new Keyring(ClusterId.FromName(ClusterName), new ClusterCredentials
+        {
+            Client = ClusterKey is { Length: > 0 } c ? [c] : [],
+            Admin = AdminKey is { Length: > 0 } a ? [a] : [],
+        }),
     };
 }

@@ -61,6 +61,15 @@ public sealed record NodeOptions
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;
     /// <summary>Accept <c>SetFaults</c> requests from clients (failure drills). Off by default: a production node refuses them.</summary>
     public bool AllowFaultInjection { get; init; }
+    /// <summary>
+    /// Secrets by role (peer, client, admin; first of each current, the rest still accepted). The cluster file's key is
+    /// added as a client secret. A node on a non-loopback address needs a peer secret unless <see cref="Insecure"/>.
+    /// </summary>
+    public ClusterCredentials Credentials { get; init; } = ClusterCredentials.None;
+    /// <summary>Allow listening on a non-loopback address without a peer credential (logged as critical at start).</summary>
+    public bool Insecure { get; init; }
+    /// <summary>Client requests that may wait in the loop's ingress queue; beyond it new ones are answered "busy".</summary>
+    public int MaxQueuedClientRequests { get; init; } = 10_000;
     /// <summary>Seed for election-timeout randomness; null derives one from the clock.</summary>
     public int? RandomSeed { get; init; }
 
@@ -74,5 +83,7 @@ public sealed record NodeOptions
         if (ElectionTicks <= HeartbeatTicks) throw new ArgumentException("ElectionTicks must exceed HeartbeatTicks");
         if (SnapshotThresholdBytes < 1024) throw new ArgumentException("SnapshotThresholdBytes must be at least 1 KiB");
         if (EntriesKeptAfterSnapshot < 0) throw new ArgumentException("EntriesKeptAfterSnapshot cannot be negative");
+        if (MaxQueuedClientRequests < 1) throw new ArgumentException("MaxQueuedClientRequests must be positive");
+        ArgumentNullException.ThrowIfNull(Credentials);
     }
 }

@@ -133,7 +133,9 @@ public sealed partial class RaftServer
                 ? new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.KeyNotFound, Error = $"key '{r.Key}' not found" }
                 : new ClientReply { RequestId = r.RequestId, Items = [item], Version = item.Version };
         }
-        return new ClientReply { RequestId = r.RequestId, Items = _kv.List(r.Key, r.Limit).ToArray() };
+        // Paged (ListPaging): bounded reply size and bounded work per event-loop step.
+        var items = _kv.ListPage(r.Key, r.After, ListPaging.PageSize(r.Limit), ListPaging.MaxPageBytes, ListPaging.MaxScannedKeys, out var next);
+        return new ClientReply { RequestId = r.RequestId, Items = items, ContinuationToken = next };
     }
 
     private void Reply(EndPoint to, ClientReply reply) => _transport.SendReply(reply, to);

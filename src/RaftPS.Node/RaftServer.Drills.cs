@@ -12,6 +12,8 @@ namespace RaftPS.Node;
 /// <summary>Failure drills: transport faults injected at run time by a client (only when the node allows it).</summary>
 public sealed partial class RaftServer
 {
+    private const int MaxFaultDelayMs = 10_000;
+    private const int MaxSuspendMs = 60_000;
     private long _faultGeneration;
 
     private void SetFaults(ClientRequest r, EndPoint from)
@@ -34,9 +36,10 @@ public sealed partial class RaftServer
             }
             peers.Add(m.NodeId);
         }
-        if (spec.DelayMs < 0 || spec.SuspendMs < 0)
+        // Capped so a drill (or a stolen admin credential) cannot park datagrams for hours or freeze the node indefinitely.
+        if (spec.DelayMs is < 0 or > MaxFaultDelayMs || spec.SuspendMs is < 0 or > MaxSuspendMs || !(spec.DropRate is >= 0 and <= 1))
         {
-            Reply(from, Bad("delay and suspension must not be negative"));
+            Reply(from, Bad($"delay must be 0-{MaxFaultDelayMs} ms, suspension 0-{MaxSuspendMs} ms, drop rate 0-1"));
             return;
         }
         var settings = new FaultSettings

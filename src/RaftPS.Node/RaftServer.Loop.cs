@@ -58,6 +58,7 @@ public sealed partial class RaftServer
             {
                 FlushBatches();
                 AdvanceMembership();
+                ProposeReplicatedSettings();
                 ProcessReady();
                 // A step-down (e.g. CheckQuorum) need not produce a Ready; answer the waiting clients anyway.
                 NoticeRoleChanges();
@@ -79,6 +80,7 @@ public sealed partial class RaftServer
                 _raft.Step(p.Message);
                 break;
             case LoopEvent.Client c:
+                Interlocked.Decrement(ref _queuedClientRequests);
                 HandleClient(c.Request, c.From);
                 break;
             case LoopEvent.Tick:
@@ -97,21 +99,17 @@ public sealed partial class RaftServer
     /// refused. A sender this node does not know yet is accepted: it may be a member added by a configuration entry this
     /// node has not received (refusing it would keep a lagging follower from ever learning of its new leader).
     /// </summary>
+    /// Every field is checked (<see cref="PeerMessageValidator"/>) against the current log before the core sees it; drops are counted.
     private bool IsWellFormedPeerMessage(Message m)
     {
-        if (m.To != _self.NodeId || m.Term == 0 || m.From == _self.NodeId || IsFromRemovedServer(m.From)) return false;
-        if (m.Type is MessageType.Hup or MessageType.Beat) return false; // local-only kinds
         // A server that never received entries from a leader (its log is at most the bootstrap entry) cannot tell "new"
         // from "lost its data" (an emptied data directory): it must not help elect a candidate that has entries it may
         // have acknowledged before, or a committed entry can be overwritten. Fresh clusters still elect: there every
         // candidate's log is the bootstrap entry too.
-        if (m.Type is MessageType.Vote or MessageType.PreVote && _raft.Log.LastIndex <= 1 && m.Index > 1) return false;
-        for (int i = 0; i < m.Entries.Count; i++)
-        {
-            var e = m.Entries[i];
-            if (e.Index != m.Index + 1 + (ulong)i || e.Term > m.Term || e.Term == 0) return false;
-        }
-        if (m.Type == MessageType.InstallSnapshot && (m.Snapshot is null || m.Snapshot.Index == 0)) return false;
-        return true;
+        bool blankVoter = m.Type is MessageType.Vote or MessageType.PreVote && _raft.Log.LastIndex <= 1 && m.Index > 1;
+        if (!blankVoter && !IsFromRemovedServer(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
+            && PeerMessageValidator.FitsLocalLog(m, _raft.Log.LastIndex)) return true;
+        if (!blankVoter) _transport.Counters.CountDrop(Protocol.Wire.DropReason.InvalidPeerMessage);
+        return false;
     }
 }

@@ -121,8 +121,9 @@ public sealed partial class RaftServer : IAsyncDisposable
             WarnIfFileDisagrees(options.Cluster, members, raft, log);
             var self = members.Find(selfNodeId) ?? new ClusterMember(identity.Id, identity.Host, identity.Port);
             var bind = new IPEndPoint(options.BindAddress ?? self.ResolveEndPoint().Address, self.Port);
-            var key = options.Cluster?.Key ?? options.ClusterKey;
-            var wire = new WireOptions { ClusterKey = key is { Length: > 0 } k ? ClusterId.KeyFromSecret(k) : null };
+            var keys = NodeSecurity.KeyringFor(options, ClusterId.FromName(identity.Cluster));
+            NodeSecurity.CheckBind(bind.Address, keys, options.Insecure, log);
+            var wire = new WireOptions { Keys = keys };
             var transport = new UdpTransport(bind, ClusterId.FromName(identity.Cluster), selfNodeId, new PeerAddressBook(),
                 new TransportOptions { Wire = wire }, log);
             var server = new RaftServer(options, log, self, storage, transport, raft, kv) { ClusterName = identity.Cluster };
@@ -134,7 +135,8 @@ public sealed partial class RaftServer : IAsyncDisposable
             server._status = server.BuildStatus();
             transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
             transport.RemovedNoticeReceived += (sender, index) => server.Post(new LoopEvent.Invoke(() => server.OnRemovedNotice(sender, index)));
-            transport.ClientRequestReceived += (r, from) => server.Post(new LoopEvent.Client(r, from));
+            transport.ClientRequestReceived += server.PostClient;
+            transport.AdmitClientRequest = server.AdmitClient;
             server.StartSnapshotStreaming();
             transport.Start();
             server._loop = server._loopDone.Task;

@@ -71,6 +71,12 @@ public enum ReplyStatus : byte
     SessionExpired = 7,
     /// <summary>A membership change was refused; <see cref="ClientReply.MembershipError"/> says why.</summary>
     MembershipRejected = 8,
+    /// <summary>The node's ingress queue is full: back off and retry (nothing was done).</summary>
+    Busy = 9,
+    /// <summary>The request carried no credential the node accepts (none, or a wrong or retired secret). Sent in plaintext, never larger than the request.</summary>
+    Unauthorized = 10,
+    /// <summary>The credential is valid but its role may not do this (e.g. a client credential asking for a membership change).</summary>
+    Forbidden = 11,
 }
 
 /// <summary>
@@ -94,6 +100,8 @@ public sealed record ClientRequest
     public int Limit { get; init; }
     /// <summary>SetFaults: the faults to inject.</summary>
     public FaultSpec? Faults { get; init; }
+    /// <summary>List: continue after this key (the <see cref="ClientReply.ContinuationToken"/> of the previous page).</summary>
+    public string? After { get; init; }
     /// <summary>AddMember: the new member's "host:port".</summary>
     public string? Endpoint { get; init; }
     /// <summary>AddMember: keep the new member a learner (no automatic promotion).</summary>
@@ -168,4 +176,6 @@ public sealed record ClientReply
     public string? Error { get; init; }
     public NodeStatus? NodeStatus { get; init; }
     public MembershipError MembershipError { get; init; }
+    /// <summary>List: more matches may follow; ask again with this as <see cref="ClientRequest.After"/>. Null on the last page.</summary>
+    public string? ContinuationToken { get; init; }
 }

@@ -57,7 +57,7 @@ public sealed class ClusterDefinition
     public string ClusterName { get; }
     /// <summary>XxHash64 of the cluster name; every datagram carries it (<see cref="Wire.ClusterId.FromName"/>).</summary>
     public ulong ClusterId { get; }
-    /// <summary>Shared secret for datagram authentication (turned into a key by <see cref="Wire.ClusterId.KeyFromSecret"/>), or null.</summary>
+    /// <summary>The client secret for data clients (keys derived by <see cref="Wire.WireKey"/>), or null. Never the peer secret.</summary>
     public string? Key { get; }
     /// <summary>Members in file order.</summary>
     public IReadOnlyList<ClusterMember> Members => _members;

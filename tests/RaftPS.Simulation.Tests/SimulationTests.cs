@@ -44,9 +44,12 @@ public class SimulationTests
     {
         // Regression: the leader appended "leave joint" removing itself, was partitioned, and stepped down; the others
         // (still joint) needed its vote, it refused their shorter logs and could not stand itself — no leader ever again.
-        var r = Simulation.Run(new SimOptions { Seed = 2407, Nodes = 3, Membership = true });
-        Assert.True(r.Ok, string.Join("; ", r.Violations) + "\n" + string.Join("\n", r.Trace));
-        Assert.True(r.ConfChanges >= 3);
+        // The seed that first showed it (2407) no longer draws the same history since the fault schedules grew, so run a
+        // band of membership seeds around it: every one must keep electing leaders, and together they change the
+        // configuration often (removals of the leader included).
+        var rs = Enumerable.Range(2400, 16).Select(seed => Simulation.Run(new SimOptions { Seed = seed, Nodes = 3, Membership = true })).ToArray();
+        foreach (var r in rs) Assert.True(r.Ok, $"seed {r.Seed}: " + string.Join("; ", r.Violations) + "\n" + string.Join("\n", r.Trace));
+        Assert.True(rs.Sum(r => r.ConfChanges) >= 10, $"only {rs.Sum(r => r.ConfChanges)} configuration changes");
     }
 
     [Fact]

@@ -193,6 +193,47 @@ public sealed partial class KvStateMachine
         return result;
     }
 
+    /// <summary>
+    /// One page of <see cref="List"/>: matches after <paramref name="after"/> (exclusive), at most <paramref name="limit"/>
+    /// items or about <paramref name="maxBytes"/> of keys and values, examining at most <paramref name="maxScanned"/> keys
+    /// (a wildcard that matches little must not walk the whole store in one event-loop step). When a budget stops the
+    /// page early, <paramref name="continuation"/> is the last key examined; ask again after it.
+    /// </summary>
+    public IReadOnlyList<KvItem> ListPage(string pattern, string? after, int limit, long maxBytes, int maxScanned, out string? continuation)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var result = new List<KvItem>(Math.Min(limit, 1024));
+        continuation = null;
+        if (_keys.Count == 0) return result;
+        bool glob = KeyPattern.IsWildcard(pattern);
+        string prefix = KeyPattern.LiteralPrefix(pattern);
+        string from = after is not null && string.CompareOrdinal(after, prefix) > 0 ? after : prefix;
+        if (string.CompareOrdinal(from, _keys.Max) > 0) return result;
+        IEnumerable<string> range = from.Length == 0 ? _keys : _keys.GetViewBetween(from, _keys.Max!);
+        long bytes = 0;
+        int scanned = 0;
+        string? lastExamined = null;
+        foreach (string key in range)
+        {
+            if (!key.StartsWith(prefix, StringComparison.Ordinal)) break;
+            if (after is not null && string.CompareOrdinal(key, after) <= 0) continue;
+            if (result.Count == limit || bytes >= maxBytes || scanned == maxScanned)
+            {
+                // Budget spent with keys left in range: the next page starts after the last key examined.
+                continuation = lastExamined;
+                return result;
+            }
+            scanned++;
+            lastExamined = key;
+            if (glob && !KeyPattern.GlobMatch(pattern, key)) continue;
+            var item = _items[key];
+            result.Add(item);
+            bytes += key.Length * 3 + item.Value.Length + 16;
+        }
+        return result;
+    }
+
     /// <summary>The session of <paramref name="clientId"/>, or null if it has none (never had one, or it expired).</summary>
     public KvSessionInfo? GetSession(ulong clientId) =>
         _sessions.TryGetValue(clientId, out var s) ? new KvSessionInfo(s.ClientId, s.LastSequence, s.LastSeenMs, s.LastResult) : null;

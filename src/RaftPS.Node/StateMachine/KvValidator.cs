@@ -33,6 +33,8 @@ public static class KvValidator
             case ClientOp.List:
                 if (r.Limit < 0)
                     return Bad($"limit must be 0 (no limit) or positive, got {r.Limit}");
+                if (r.After is not null && CheckKeyText(r.After, o, "continuation token") is { Status: not ReplyStatus.Ok } badToken)
+                    return badToken;
                 return CheckKeyText(r.Key, o, "pattern");
 
             case ClientOp.Get:

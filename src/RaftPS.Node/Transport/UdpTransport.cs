@@ -11,10 +11,17 @@ namespace RaftPS.Node.Transport;
 
 /// <summary>
 /// A node's single UDP socket, shared by peers and clients. A dedicated background thread receives with blocking calls,
-/// validates, reassembles and decodes datagrams and raises <see cref="RaftMessageReceived"/> /
+/// validates, opens (AEAD), reassembles and decodes datagrams and raises <see cref="RaftMessageReceived"/> /
 /// <see cref="ClientRequestReceived"/> on that thread (handlers should only hand the value on, e.g. to a queue). Sends are synchronous non-blocking UDP
 /// sendto calls from the caller's thread; socket errors are counted, never thrown. Fault injection
 /// (<see cref="Faults"/>) sits between the socket and everything else. Thread-safe.
+/// <para>
+/// The trust boundary lives here, in one place: a Raft message reaches the node only if it was sealed with a peer key
+/// (when the node holds one), came from the address the <see cref="Peers"/> book lists for its sender (the book follows
+/// the replicated configuration) and names that sender and this node in its body; the server then checks every field
+/// (<see cref="PeerMessageValidator"/>) before the core sees it. A client request reaches the node only if its credential may do what it asks
+/// (<see cref="ClientAuthorization"/>); otherwise it gets a short unauthorized / forbidden answer or a counted drop.
+/// </para>
 /// </summary>
 public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
 {
@@ -28,6 +35,7 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly DatagramFramer _framer;
     private readonly DatagramReceiver _receiver;
+    private volatile Keyring _keys;
     private readonly CancellationTokenSource _cts = new();
     private readonly Random _faultRandom;
     private readonly object _faultRandomLock = new();
@@ -56,6 +64,7 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
         _framer = new DatagramFramer(options.Wire, clusterId, nodeId);
         _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.Removed,
             MessageKind.SnapshotChunk, MessageKind.SnapshotAck);
+        _keys = options.Wire.Keys ?? Keyring.Empty;
         _faultRandom = new Random(options.FaultSeed ?? unchecked((int)nodeId * 7919 + 17));
 
         _socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -86,8 +95,33 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
     /// <summary>A Raft message from a peer, addressed to this node. Raised on the receive thread (or a timer thread when delayed).</summary>
     public event Action<Message>? RaftMessageReceived;
 
-    /// <summary>A client request and the address to send the reply to. Raised on the receive thread.</summary>
+    /// <summary>
+    /// A client request the sender's credential allows, and the address to send the reply to (a <see cref="ClientEndPoint"/>
+    /// that remembers the request's key). Raised on the receive thread.
+    /// </summary>
     public event Action<ClientRequest, EndPoint>? ClientRequestReceived;
+
+    /// <summary>
+    /// Asked on the receive thread before an authorized client request is raised; false answers it "busy" at once (the
+    /// node's ingress queue is full) and counts a <see cref="DropReason.Busy"/> drop. Null admits everything.
+    /// </summary>
+    public Func<bool>? AdmitClientRequest { get; set; }
+
+    /// <summary>The keys this transport seals and opens with. Assign a new keyring to rotate secrets without a restart.</summary>
+    public Keyring Keys
+    {
+        get => _keys;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.ClusterId != ClusterId && !value.IsEmpty) throw new ArgumentException("keyring of another cluster", nameof(value));
+            // Receiver first: during the swap a peer may already send with the new current key.
+            _receiver.Keys = value;
+            _framer.Keys = value;
+            _keys = value;
+            _logger.LogInformation("Node {NodeId} keys replaced", NodeId);
+        }
+    }
 
     /// <summary>Current fault injection; assign a new value to change it at run time.</summary>
     public FaultSettings Faults
@@ -186,11 +220,13 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
         }
         if (to is not IPEndPoint ip) throw new ArgumentException("reply address must be an IPEndPoint", nameof(to));
         var address = AddressOf(ip);
+        // Sealed with the key that opened the request; a plaintext request gets a plaintext answer.
+        var key = (to as ClientEndPoint)?.Key;
         var w = WireWriter.Rent();
         try
         {
             ClientCodec.Write(w, reply);
-            _framer.Frame(MessageKind.ClientReply, w, (this, address), static (s, d) => s.Item1.SendRaw(d, s.address));
+            _framer.Frame(MessageKind.ClientReply, w, key, (this, address), static (s, d) => s.Item1.SendRaw(d, s.address));
             return true;
         }
         catch (WireFormatException e)
@@ -335,9 +371,19 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
         }
     }
 
-    private void HandleDatagram(ReadOnlySpan<byte> datagram, SocketAddress source)
+    private void HandleDatagram(Span<byte> datagram, SocketAddress source)
     {
-        if (!_receiver.TryAccept(datagram, out var header, out var payload)) return;
+        int datagramLength = datagram.Length;
+        bool sealedRequest = IsSealedRequestOfThisCluster(datagram);
+        if (!_receiver.TryAccept(datagram, out var header, out var payload, out var dropped))
+        {
+            // A request we cannot open (a wrong or retired key) has no readable request id: answer "unauthorized" for
+            // request 0, in plaintext, no larger than what arrived; the client fails its waiting requests with it.
+            // Only for a key failure: a replay must not let anyone fail an honest client's requests.
+            if (sealedRequest && dropped == DropReason.BadAuth && !_faults.Suspended)
+                SendBoundedReply(new ClientReply { Status = ReplyStatus.Unauthorized }, EndPointOf(source), datagramLength);
+            return;
+        }
         var faults = _faults;
         if (faults.Suspended)
         {
@@ -345,9 +391,28 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
             return;
         }
         bool isPeer = header.Kind is MessageKind.Raft or MessageKind.Removed || IsStreamKind(header.Kind);
+        // A peer speaks only from its configured address: a key holder elsewhere (or a spoofer of an insecure cluster's
+        // sender id) is not that member. Checked per datagram, against the book that follows the configuration. A sender
+        // not in the book yet (a member added by an entry this node has not seen) is learned where it speaks from — but
+        // only when the peer key proved it a member, or the cluster has no peer key at all.
+        if (isPeer && !IsPeerAddress(header.SenderId, source)
+            && (Peers.TryGet(header.SenderId, out _) || (header.Role != CredentialRole.Peer && _keys.Has(CredentialRole.Peer))))
+        {
+            Counters.CountDrop(DropReason.WrongSource);
+            return;
+        }
         if (isPeer && (faults.PartitionedFrom.Contains(header.SenderId) || (faults.DropRate > 0 && NextFaultDouble() < faults.DropRate)))
         {
             Counters.CountDrop(DropReason.FaultInjected);
+            return;
+        }
+        if (!isPeer && header.Role == CredentialRole.None && _keys.Has(CredentialRole.Client))
+        {
+            // Plaintext to a node that requires a client credential: never buffered for reassembly. A single-datagram
+            // request is told "unauthorized" (bounded); chunks are only counted.
+            Counters.CountDrop(DropReason.Unauthenticated);
+            if (!header.IsChunked && ClientCodec.TryReadRequest(payload, out var refused))
+                SendBoundedReply(new ClientReply { RequestId = refused.RequestId, Status = ReplyStatus.Unauthorized }, EndPointOf(source), datagramLength);
             return;
         }
         if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
@@ -405,7 +470,56 @@ public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
             Counters.CountDrop(DropReason.Malformed);
             return;
         }
-        ClientRequestReceived?.Invoke(request, EndPointOf(source));
+        var key = header.Role == CredentialRole.None ? null : _keys.Find(header.KeyId);
+        var plain = EndPointOf(source);
+        var from = key is null ? plain : new ClientEndPoint(plain.Address, plain.Port, key);
+        var (status, error) = ClientAuthorization.Check(request.Op, header.Role, _keys);
+        if (status == ReplyStatus.Unauthorized)
+        {
+            // We cannot seal an answer for a sender without a key: a plaintext one, and only if it is no larger than what
+            // arrived, so a spoofed source cannot turn this node into an amplifier.
+            Counters.CountDrop(DropReason.Unauthenticated);
+            // No error text: the status says it all, and the answer must stay smaller than the smallest request.
+            SendBoundedReply(new ClientReply { RequestId = request.RequestId, Status = status }, from, datagramLength);
+            return;
+        }
+        if (status != ReplyStatus.Ok)
+        {
+            SendReply(new ClientReply { RequestId = request.RequestId, Status = status, Error = error }, from);
+            return;
+        }
+        if (AdmitClientRequest is { } admit && !admit())
+        {
+            Counters.CountDrop(DropReason.Busy);
+            SendBoundedReply(new ClientReply { RequestId = request.RequestId, Status = ReplyStatus.Busy }, from, datagramLength);
+            return;
+        }
+        ClientRequestReceived?.Invoke(request, from);
+    }
+
+    private bool IsSealedRequestOfThisCluster(ReadOnlySpan<byte> d) =>
+        d.Length > Datagram.HeaderSize && d[5] == (byte)MessageKind.ClientRequest && d[6] == (byte)DatagramFlags.Sealed
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(d) == Datagram.Magic && d[4] == Datagram.Version
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(d[7..]) == ClusterId;
+
+    private bool IsPeerAddress(ulong sender, SocketAddress source) =>
+        Peers.TryGet(sender, out var configured) && AddressOf(configured).Equals(source);
+
+    // Answers without amplification: the reply (sealed or not) is sent only if it is no larger than the request was.
+    private void SendBoundedReply(ClientReply reply, EndPoint to, int requestLength)
+    {
+        var w = WireWriter.Rent();
+        try
+        {
+            ClientCodec.Write(w, reply);
+            int replyLength = Datagram.HeaderSize + w.Length + ((to as ClientEndPoint)?.Key is null ? 0 : Datagram.TagSize);
+            if (replyLength > requestLength) return;
+        }
+        finally
+        {
+            WireWriter.Return(w);
+        }
+        SendReply(reply, to);
     }
 
     private async Task DeliverLaterAsync(Message m, TimeSpan delay)

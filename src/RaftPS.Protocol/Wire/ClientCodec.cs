@@ -18,6 +18,7 @@ public static class ClientCodec
         Endpoint = 16,
         AsLearner = 32,
         Force = 64,
+        After = 128,
     }
 
     [Flags]
@@ -29,10 +30,11 @@ public static class ClientCodec
         Error = 8,
         NodeStatus = 16,
         MembershipError = 32,
+        ContinuationToken = 64,
     }
 
     private const ClientOp LastOp = ClientOp.PromoteMember;
-    private const ReplyStatus LastStatus = ReplyStatus.MembershipRejected;
+    private const ReplyStatus LastStatus = ReplyStatus.Forbidden;
 
     public static void Write(WireWriter w, ClientRequest r)
     {
@@ -52,7 +54,8 @@ public static class ClientCodec
                      | (r.Faults is not null ? RequestFields.Faults : 0)
                      | (r.Endpoint is not null ? RequestFields.Endpoint : 0)
                      | (r.AsLearner ? RequestFields.AsLearner : 0)
-                     | (r.Force ? RequestFields.Force : 0);
+                     | (r.Force ? RequestFields.Force : 0)
+                     | (r.After is not null ? RequestFields.After : 0);
         w.WriteByte((byte)fields);
         w.WriteString(r.Key ?? "");
         if (r.Value is not null) w.WriteBytes(r.Value);
@@ -69,6 +72,7 @@ public static class ClientCodec
             w.WriteVarInt32(f.SuspendMs);
         }
         if (r.Endpoint is not null) w.WriteString(r.Endpoint);
+        if (r.After is not null) w.WriteString(r.After);
     }
 
     public static ClientRequest ReadRequest(ReadOnlySpan<byte> payload)
@@ -82,7 +86,6 @@ public static class ClientCodec
         byte consistency = rd.ReadByte();
         if (consistency > (byte)ReadConsistency.Stale) throw new WireFormatException($"unknown read consistency {consistency}");
         byte fieldsByte = rd.ReadByte();
-        if ((fieldsByte & ~127) != 0) throw new WireFormatException($"unknown request field flags {fieldsByte:x2}");
         var fields = (RequestFields)fieldsByte;
         string key = rd.ReadString();
         byte[]? value = (fields & RequestFields.Value) != 0 ? rd.ReadBytes() : null;
@@ -101,6 +104,7 @@ public static class ClientCodec
             faults = new FaultSpec { DropRate = ppm / 1_000_000.0, DelayMs = delay, PartitionFrom = from, SuspendMs = rd.ReadVarInt32() };
         }
         string? endpoint = (fields & RequestFields.Endpoint) != 0 ? rd.ReadString() : null;
+        string? after = (fields & RequestFields.After) != 0 ? rd.ReadString() : null;
         rd.EnsureEnd();
         return new ClientRequest
         {
@@ -118,6 +122,7 @@ public static class ClientCodec
             Endpoint = endpoint,
             AsLearner = (fields & RequestFields.AsLearner) != 0,
             Force = (fields & RequestFields.Force) != 0,
+            After = after,
         };
     }
 
@@ -133,7 +138,8 @@ public static class ClientCodec
                      | (r.LeaderEndpoint is not null ? ReplyFields.LeaderEndpoint : 0)
                      | (r.Error is not null ? ReplyFields.Error : 0)
                      | (r.NodeStatus is not null ? ReplyFields.NodeStatus : 0)
-                     | (r.MembershipError != MembershipError.None ? ReplyFields.MembershipError : 0);
+                     | (r.MembershipError != MembershipError.None ? ReplyFields.MembershipError : 0)
+                     | (r.ContinuationToken is not null ? ReplyFields.ContinuationToken : 0);
         w.WriteByte((byte)fields);
         w.WriteVarUInt64(r.Version);
         if (r.LeaderId is not null) w.WriteString(r.LeaderId);
@@ -150,6 +156,7 @@ public static class ClientCodec
         }
         if (r.NodeStatus is { } s) WriteStatus(w, s);
         if (r.MembershipError != MembershipError.None) w.WriteByte((byte)r.MembershipError);
+        if (r.ContinuationToken is not null) w.WriteString(r.ContinuationToken);
     }
 
     public static ClientReply ReadReply(ReadOnlySpan<byte> payload)
@@ -159,7 +166,7 @@ public static class ClientCodec
         byte status = rd.ReadByte();
         if (status > (byte)LastStatus) throw new WireFormatException($"unknown reply status {status}");
         byte fieldsByte = rd.ReadByte();
-        if ((fieldsByte & ~63) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
+        if ((fieldsByte & ~127) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
         var fields = (ReplyFields)fieldsByte;
         ulong version = rd.ReadVarUInt64();
         string? leaderId = (fields & ReplyFields.LeaderId) != 0 ? rd.ReadString() : null;
@@ -178,6 +185,7 @@ public static class ClientCodec
             if (code is 0 or > (byte)MembershipError.InvalidMember) throw new WireFormatException($"unknown membership error {code}");
             membershipError = (MembershipError)code;
         }
+        string? continuation = (fields & ReplyFields.ContinuationToken) != 0 ? rd.ReadString() : null;
         rd.EnsureEnd();
         return new ClientReply
         {
@@ -191,6 +199,7 @@ public static class ClientCodec
             Version = version,
             NodeStatus = nodeStatus,
             MembershipError = membershipError,
+            ContinuationToken = continuation,
         };
     }
 

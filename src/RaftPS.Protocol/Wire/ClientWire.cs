@@ -3,8 +3,10 @@ using System.Diagnostics.CodeAnalysis;
 namespace RaftPS.Protocol.Wire;
 
 /// <summary>
-/// Client side of the wire, shared with the node's transport code: frames requests with sender = client id and
-/// parses (and reassembles) replies, under the same <see cref="WireOptions"/> as the nodes. Thread-safe.
+/// Client side of the wire, shared with the node's transport code: frames requests with sender = client id, sealed
+/// under the admin key if the keyring has one, else the client key, else plaintext; parses (and reassembles) replies,
+/// which must be sealed under one of our keys — except a plaintext <see cref="ReplyStatus.Unauthorized"/>, the one
+/// answer a node can give a request it could not open. Thread-safe.
 /// </summary>
 public sealed class ClientWire
 {
@@ -24,6 +26,20 @@ public sealed class ClientWire
     public WireOptions Options => _framer.Options;
     /// <summary>Replies parsed and dropped (by reason), requests framed.</summary>
     public WireCounters Counters { get; }
+
+    /// <summary>The role requests are sent as (<see cref="CredentialRole.None"/>: plaintext).</summary>
+    public CredentialRole Role => _framer.DefaultKey(MessageKind.ClientRequest)?.Role ?? CredentialRole.None;
+
+    /// <summary>The keys requests are sealed and replies opened with; assign a new keyring to rotate.</summary>
+    public Keyring Keys
+    {
+        get => _framer.Keys;
+        set
+        {
+            _framer.Keys = value;
+            _receiver.Keys = value;
+        }
+    }
 
     /// <summary>Frames <paramref name="request"/> into one or more datagrams handed to <paramref name="sink"/> (no copies for the common single-datagram case).</summary>
     /// <returns>Number of datagrams.</returns>
@@ -57,12 +73,24 @@ public sealed class ClientWire
     /// Never throws for bad input: invalid datagrams are counted in <see cref="Counters"/> and yield false.
     /// </summary>
     /// <param name="now">Milliseconds of a monotonic clock (e.g. <see cref="Environment.TickCount64"/>), for reassembly timeouts.</param>
-    public bool TryParseReply(ReadOnlySpan<byte> datagram, long now, [NotNullWhen(true)] out ClientReply? reply)
+    public bool TryParseReply(Span<byte> datagram, long now, [NotNullWhen(true)] out ClientReply? reply)
     {
         reply = null;
-        if (!_receiver.TryReceive(datagram, now, out var message)) return false;
-        if (ClientCodec.TryReadReply(message.Payload, out reply)) return true;
-        Counters.CountDrop(DropReason.Malformed);
-        return false;
+        if (!_receiver.TryReceive(datagram, now, out var message, out var role)) return false;
+        if (!ClientCodec.TryReadReply(message.Payload, out reply))
+        {
+            Counters.CountDrop(DropReason.Malformed);
+            return false;
+        }
+        // Anyone can send plaintext: a keyed client believes a plaintext reply only when it says "unauthorized" (all an
+        // impostor gains is failing a request it could have dropped), and carries nothing else.
+        if (role == CredentialRole.None && Role != CredentialRole.None &&
+            (reply.Status != ReplyStatus.Unauthorized || reply.Items.Count > 0 || reply.NodeStatus is not null))
+        {
+            reply = null;
+            Counters.CountDrop(DropReason.Unauthenticated);
+            return false;
+        }
+        return true;
     }
 }

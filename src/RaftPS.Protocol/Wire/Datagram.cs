@@ -1,10 +1,9 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 
 namespace RaftPS.Protocol.Wire;
 
 /// <summary>
-/// Datagram layout, little-endian:
+/// Datagram layout (version 2), little-endian:
 /// <code>
 ///  0  magic "RFPS"        4
 ///  4  version             1
@@ -16,19 +15,26 @@ namespace RaftPS.Protocol.Wire;
 /// 31  chunk index         2
 /// 33  chunk count         2
 /// 35  payload length      4
-/// 39  payload             payload length
-///     auth tag            16, only when flags has Authenticated: HMAC-SHA256(key, header + payload)[..16]
+/// 39  key id              4   (0 when plaintext)
+/// 43  nonce              12   (sender epoch 8 + counter 4; zero when plaintext)
+/// 55  payload             payload length (AES-256-GCM ciphertext when sealed)
+///     tag                16, only when flags has Sealed
 /// </code>
+/// A sealed datagram authenticates the whole header as associated data, so neither the kind, the sender, nor the chunk
+/// fields can be changed without the tag failing. Which key opens it follows from the key id (<see cref="Keyring"/>);
+/// its role must fit the kind (<see cref="WireKey"/>).
 /// </summary>
 public static class Datagram
 {
-    public const int HeaderSize = 39;
+    public const int HeaderSize = 55;
     public const int TagSize = 16;
-    public const byte Version = 1;
+    public const byte Version = 2;
     /// <summary>"RFPS" read as a little-endian u32.</summary>
     public const uint Magic = 'R' | ('F' << 8) | ('P' << 16) | ((uint)'S' << 24);
 
-    private const byte KnownFlags = (byte)DatagramFlags.Authenticated;
+    private const int KeyIdOffset = 39;
+    private const int NonceOffset = 43;
+    private const byte KnownFlags = (byte)DatagramFlags.Sealed;
 
     public static void WriteHeader(Span<byte> destination, in DatagramHeader h)
     {
@@ -43,28 +49,35 @@ public static class Datagram
         BinaryPrimitives.WriteUInt16LittleEndian(destination[31..], h.ChunkIndex);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[33..], h.ChunkCount);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[35..], (uint)h.PayloadLength);
-    }
-
-    /// <summary>Writes the truncated HMAC of <paramref name="authenticated"/> (header + payload) into <paramref name="tag"/>.</summary>
-    public static void ComputeTag(ReadOnlySpan<byte> key, ReadOnlySpan<byte> authenticated, Span<byte> tag)
-    {
-        Span<byte> full = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key, authenticated, full);
-        full[..TagSize].CopyTo(tag);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[KeyIdOffset..], h.KeyId);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[NonceOffset..], h.Epoch);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[(NonceOffset + 8)..], h.Counter);
     }
 
     /// <summary>
-    /// Validates one datagram: magic, version, kind, flags, cluster id, exact length, authentication and chunk fields,
-    /// in that order (cheap checks first; the tag is verified before any field beyond the lengths is trusted).
-    /// Never throws; on failure <paramref name="reason"/> says why.
+    /// Seals a datagram whose header (flags Sealed, key id and nonce filled in) and plaintext payload are already in
+    /// <paramref name="datagram"/>: encrypts the payload in place and writes the tag after it.
     /// </summary>
-    /// <param name="key">The cluster key, or empty when this endpoint has none.</param>
+    /// <param name="datagram">Header + payload + room for the tag.</param>
+    public static void Seal(WireKey key, MessageKind kind, Span<byte> datagram, int payloadLength)
+    {
+        key.Seal(kind, datagram.Slice(NonceOffset, NonceSource.Size), datagram[..HeaderSize],
+            datagram.Slice(HeaderSize, payloadLength), datagram.Slice(HeaderSize + payloadLength, TagSize));
+    }
+
+    /// <summary>
+    /// Validates one datagram: magic, version, kind, flags, cluster id, exact length, then (sealed) key lookup and
+    /// decryption in place, then chunk fields — cheap checks first; nothing beyond the lengths is trusted before the
+    /// tag verifies. Never throws; on failure <paramref name="reason"/> says why and the buffer may be garbled.
+    /// A plaintext datagram parses with role <see cref="CredentialRole.None"/>: whether that is acceptable is the caller's call.
+    /// </summary>
+    /// <param name="keys">The receiver's keys; null or empty when it has none (then sealed datagrams cannot be opened).</param>
     public static bool TryParse(
-        ReadOnlySpan<byte> datagram,
+        Span<byte> datagram,
         ulong expectedClusterId,
-        ReadOnlySpan<byte> key,
+        Keyring? keys,
         out DatagramHeader header,
-        out ReadOnlySpan<byte> payload,
+        out Span<byte> payload,
         out DropReason reason)
     {
         header = default;
@@ -83,23 +96,31 @@ public static class Datagram
         if (cluster != expectedClusterId) { reason = DropReason.ForeignCluster; return false; }
 
         uint payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(datagram[35..]);
-        bool tagged = (flags & (byte)DatagramFlags.Authenticated) != 0;
-        int tagSize = tagged ? TagSize : 0;
+        bool sealed_ = (flags & (byte)DatagramFlags.Sealed) != 0;
+        int tagSize = sealed_ ? TagSize : 0;
         // Compare in 64-bit so a hostile length cannot overflow the check.
         if ((long)HeaderSize + payloadLength + tagSize != datagram.Length) { reason = DropReason.Malformed; return false; }
 
-        bool keyed = !key.IsEmpty;
-        if (tagged != keyed) { reason = DropReason.AuthMismatch; return false; }
-        if (tagged)
+        uint keyId = BinaryPrimitives.ReadUInt32LittleEndian(datagram[KeyIdOffset..]);
+        ulong epoch = BinaryPrimitives.ReadUInt64LittleEndian(datagram[NonceOffset..]);
+        uint counter = BinaryPrimitives.ReadUInt32LittleEndian(datagram[(NonceOffset + 8)..]);
+        var role = CredentialRole.None;
+        if (sealed_)
         {
-            int authenticatedLength = HeaderSize + (int)payloadLength;
-            Span<byte> expected = stackalloc byte[TagSize];
-            ComputeTag(key, datagram[..authenticatedLength], expected);
-            if (!CryptographicOperations.FixedTimeEquals(expected, datagram.Slice(authenticatedLength, TagSize)))
+            var key = keys?.Find(keyId);
+            if (key is null) { reason = DropReason.BadAuth; return false; }
+            if (!key.TryOpen((MessageKind)kind, datagram.Slice(NonceOffset, NonceSource.Size), datagram[..HeaderSize],
+                    datagram.Slice(HeaderSize, (int)payloadLength), datagram.Slice(HeaderSize + (int)payloadLength, TagSize)))
             {
                 reason = DropReason.BadAuth;
                 return false;
             }
+            role = key.Role;
+        }
+        else if (keyId != 0 || epoch != 0 || counter != 0)
+        {
+            reason = DropReason.Malformed;
+            return false;
         }
 
         ushort chunkIndex = BinaryPrimitives.ReadUInt16LittleEndian(datagram[31..]);
@@ -114,7 +135,10 @@ public static class Datagram
             BinaryPrimitives.ReadUInt64LittleEndian(datagram[23..]),
             chunkIndex,
             chunkCount,
-            (int)payloadLength);
+            (int)payloadLength)
+        {
+            KeyId = keyId, Epoch = epoch, Counter = counter, Role = role,
+        };
         payload = datagram.Slice(HeaderSize, (int)payloadLength);
         reason = DropReason.None;
         return true;

@@ -6,13 +6,13 @@ namespace RaftPS.Protocol.Wire;
 public delegate void DatagramSink<in TState>(TState state, ReadOnlySpan<byte> datagram);
 
 /// <summary>
-/// Turns one message payload into one or more datagrams for a given sender. Thread-safe: message ids come from an
-/// atomic counter and all other state is immutable.
+/// Turns one message payload into one or more datagrams for a given sender, sealed (AES-256-GCM) under a key or in
+/// plaintext. Thread-safe: message ids and nonces come from atomic counters, the keyring is swapped atomically.
 /// </summary>
 public sealed class DatagramFramer
 {
-    private readonly byte[]? _key;
-    private readonly DatagramFlags _flags;
+    private readonly NonceSource _nonces = new();
+    private volatile Keyring _keys;
     private long _nextMessageId;
 
     /// <param name="firstMessageId">
@@ -25,8 +25,7 @@ public sealed class DatagramFramer
         Options = options.Validate();
         ClusterId = clusterId;
         SenderId = senderId;
-        _key = options.IsAuthenticated ? options.ClusterKey!.ToArray() : null;
-        _flags = _key is null ? DatagramFlags.None : DatagramFlags.Authenticated;
+        _keys = options.Keys ?? Keyring.Empty;
         _nextMessageId = (long)(firstMessageId ?? (ulong)Random.Shared.NextInt64());
     }
 
@@ -35,43 +34,60 @@ public sealed class DatagramFramer
     public ulong SenderId { get; }
     public int MaxChunkPayload => Options.MaxChunkPayload;
 
+    /// <summary>The keys the default send key of each kind comes from; assign a new keyring to rotate.</summary>
+    public Keyring Keys
+    {
+        get => _keys;
+        set => _keys = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
     public ulong NextMessageId() => (ulong)Interlocked.Increment(ref _nextMessageId);
+
+    /// <summary>
+    /// The key a datagram of <paramref name="kind"/> is sealed with when none is given: the peer key for Raft messages,
+    /// the admin key (else the client key) for requests and replies. Null means plaintext.
+    /// </summary>
+    public WireKey? DefaultKey(MessageKind kind)
+    {
+        var keys = _keys;
+        return kind is MessageKind.Raft or MessageKind.Removed
+            ? keys.Current(CredentialRole.Peer)
+            : keys.Current(CredentialRole.Admin) ?? keys.Current(CredentialRole.Client);
+    }
 
     /// <summary>Number of datagrams a payload of <paramref name="payloadLength"/> bytes needs.</summary>
     public int ChunkCountFor(int payloadLength) => payloadLength <= MaxChunkPayload ? 1 : (int)(((long)payloadLength + MaxChunkPayload - 1) / MaxChunkPayload);
 
+    /// <summary>Frames under <see cref="DefaultKey"/>.</summary>
+    public int Frame<TState>(MessageKind kind, WireWriter payload, TState state, DatagramSink<TState> sink) =>
+        Frame(kind, payload, DefaultKey(kind), state, sink);
+
     /// <summary>
-    /// Frames the payload written into <paramref name="payload"/>. A payload that fits one datagram is framed
-    /// in place inside the writer's buffer (header in its headroom, tag in its tailroom); larger ones are chunked
-    /// through a pooled scratch buffer. The writer's payload stays intact.
+    /// Frames the payload written into <paramref name="payload"/>, sealed under <paramref name="key"/> (null: plaintext).
+    /// A payload that fits one datagram is framed in place inside the writer's buffer (header in its headroom, tag in its
+    /// tailroom; sealing encrypts the payload there, so the writer's content is ciphertext afterwards); larger ones are
+    /// chunked through a pooled scratch buffer and leave the writer intact.
     /// </summary>
     /// <returns>The number of datagrams passed to <paramref name="sink"/>.</returns>
     /// <exception cref="WireFormatException">The payload exceeds <see cref="WireOptions.MaxMessageSize"/>.</exception>
-    public int Frame<TState>(MessageKind kind, WireWriter payload, TState state, DatagramSink<TState> sink)
+    public int Frame<TState>(MessageKind kind, WireWriter payload, WireKey? key, TState state, DatagramSink<TState> sink)
     {
         ArgumentNullException.ThrowIfNull(payload);
         ArgumentNullException.ThrowIfNull(sink);
         int length = payload.Length;
-        if (length > MaxChunkPayload) return FrameChunked(kind, payload.WrittenSpan, state, sink);
+        if (length > MaxChunkPayload) return FrameChunked(kind, payload.WrittenSpan, key, state, sink);
 
         byte[] buffer = payload.RawBuffer;
-        var header = new DatagramHeader(kind, _flags, ClusterId, SenderId, NextMessageId(), 0, 1, length);
-        Datagram.WriteHeader(buffer, header);
-        int total = WireWriter.Headroom + length;
-        if (_key is not null)
-        {
-            Datagram.ComputeTag(_key, buffer.AsSpan(0, total), buffer.AsSpan(total, Datagram.TagSize));
-            total += Datagram.TagSize;
-        }
+        int total = WriteDatagram(buffer, kind, key, NextMessageId(), 0, 1, length);
         sink(state, buffer.AsSpan(0, total));
         return 1;
     }
 
-    /// <summary>Frames an arbitrary payload span (always copies into a scratch buffer).</summary>
+    /// <summary>Frames an arbitrary payload span under <see cref="DefaultKey"/> (always copies into a scratch buffer).</summary>
     public int Frame<TState>(MessageKind kind, ReadOnlySpan<byte> payload, TState state, DatagramSink<TState> sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
-        return FrameChunked(kind, payload, state, sink);
+        return FrameChunked(kind, payload, DefaultKey(kind), state, sink);
     }
 
     /// <summary>Convenience: each datagram as its own array.</summary>
@@ -82,7 +98,7 @@ public sealed class DatagramFramer
         return list;
     }
 
-    private int FrameChunked<TState>(MessageKind kind, ReadOnlySpan<byte> payload, TState state, DatagramSink<TState> sink)
+    private int FrameChunked<TState>(MessageKind kind, ReadOnlySpan<byte> payload, WireKey? key, TState state, DatagramSink<TState> sink)
     {
         if (payload.Length > Options.MaxMessageSize)
             throw new WireFormatException($"message of {payload.Length} bytes exceeds the maximum of {Options.MaxMessageSize}");
@@ -99,15 +115,8 @@ public sealed class DatagramFramer
             {
                 int offset = i * chunkSize;
                 int length = Math.Min(chunkSize, payload.Length - offset);
-                var header = new DatagramHeader(kind, _flags, ClusterId, SenderId, messageId, (ushort)i, (ushort)chunkCount, length);
-                Datagram.WriteHeader(scratch, header);
                 payload.Slice(offset, length).CopyTo(scratch.AsSpan(Datagram.HeaderSize));
-                int total = Datagram.HeaderSize + length;
-                if (_key is not null)
-                {
-                    Datagram.ComputeTag(_key, scratch.AsSpan(0, total), scratch.AsSpan(total, Datagram.TagSize));
-                    total += Datagram.TagSize;
-                }
+                int total = WriteDatagram(scratch, kind, key, messageId, (ushort)i, (ushort)chunkCount, length);
                 sink(state, scratch.AsSpan(0, total));
             }
         }
@@ -116,5 +125,26 @@ public sealed class DatagramFramer
             ArrayPool<byte>.Shared.Return(scratch);
         }
         return chunkCount;
+    }
+
+    // Header + (sealed) encryption of the payload already at [HeaderSize, HeaderSize + length); returns the datagram length.
+    private int WriteDatagram(Span<byte> buffer, MessageKind kind, WireKey? key, ulong messageId, ushort index, ushort count, int length)
+    {
+        if (key is null)
+        {
+            Datagram.WriteHeader(buffer, new DatagramHeader(kind, DatagramFlags.None, ClusterId, SenderId, messageId, index, count, length));
+            return Datagram.HeaderSize + length;
+        }
+        Span<byte> nonce = stackalloc byte[NonceSource.Size];
+        _nonces.Next(nonce);
+        var header = new DatagramHeader(kind, DatagramFlags.Sealed, ClusterId, SenderId, messageId, index, count, length)
+        {
+            KeyId = key.KeyId,
+            Epoch = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(nonce),
+            Counter = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(nonce[8..]),
+        };
+        Datagram.WriteHeader(buffer, header);
+        Datagram.Seal(key, kind, buffer, length);
+        return Datagram.HeaderSize + length + Datagram.TagSize;
     }
 }

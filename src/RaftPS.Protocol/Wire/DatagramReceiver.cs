@@ -18,12 +18,16 @@ public readonly ref struct InboundMessage
 }
 
 /// <summary>
-/// Incoming side of the wire: validates datagrams for one cluster and key, filters kinds, reassembles chunked
-/// messages and counts every drop by reason. Parsing is stateless; reassembly is thread-safe.
+/// Incoming side of the wire: validates and opens datagrams for one cluster and keyring, rejects replays of sealed
+/// datagrams, filters kinds, reassembles chunked messages and counts every drop by reason. Raft messages must be
+/// sealed with a peer key whenever this endpoint holds one; for client requests and replies the verified
+/// <see cref="DatagramHeader.Role"/> is reported and the caller decides (a node answers a plaintext request to a keyed
+/// cluster with a short "unauthorized"). Thread-safe.
 /// </summary>
 public sealed class DatagramReceiver
 {
-    private readonly byte[] _key;
+    private volatile Keyring _keys;
+    private readonly ReplayGuard _replays = new();
     private readonly int _acceptedKinds;
     private readonly Reassembler _reassembler;
     private readonly long _sweepIntervalMs;
@@ -36,7 +40,7 @@ public sealed class DatagramReceiver
         Options = options.Validate();
         ClusterId = clusterId;
         Counters = counters ?? new WireCounters();
-        _key = options.IsAuthenticated ? options.ClusterKey!.ToArray() : [];
+        _keys = options.Keys ?? Keyring.Empty;
         foreach (var k in acceptedKinds) _acceptedKinds |= 1 << (int)k;
         _reassembler = new Reassembler(options, Counters);
         _sweepIntervalMs = Math.Max(1, (long)(options.ReassemblyTimeout.TotalMilliseconds / 4));
@@ -47,18 +51,51 @@ public sealed class DatagramReceiver
     public WireCounters Counters { get; }
     public Reassembler Reassembler => _reassembler;
 
-    /// <summary>Counts the datagram as received, then validates it; drops are counted here.</summary>
-    public bool TryAccept(ReadOnlySpan<byte> datagram, out DatagramHeader header, out ReadOnlySpan<byte> payload)
+    /// <summary>The keys datagrams are opened with; assign a new keyring to rotate.</summary>
+    public Keyring Keys
+    {
+        get => _keys;
+        set => _keys = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>
+    /// Counts the datagram as received, then validates and (sealed) decrypts it in place; drops are counted here.
+    /// </summary>
+    public bool TryAccept(Span<byte> datagram, out DatagramHeader header, out ReadOnlySpan<byte> payload) =>
+        TryAccept(datagram, out header, out payload, out _);
+
+    /// <summary><see cref="TryAccept(Span{byte}, out DatagramHeader, out ReadOnlySpan{byte})"/>, saying why a datagram was dropped.</summary>
+    public bool TryAccept(Span<byte> datagram, out DatagramHeader header, out ReadOnlySpan<byte> payload, out DropReason dropped)
     {
         Counters.CountReceived();
-        if (!Datagram.TryParse(datagram, ClusterId, _key, out header, out payload, out var reason))
+        dropped = DropReason.None;
+        var keys = _keys;
+        if (!Datagram.TryParse(datagram, ClusterId, keys, out header, out var opened, out var reason))
         {
+            payload = default;
+            dropped = reason;
             Counters.CountDrop(reason);
             return false;
         }
+        payload = opened;
         if ((_acceptedKinds & (1 << (int)header.Kind)) == 0)
         {
-            Counters.CountDrop(DropReason.UnexpectedKind);
+            dropped = DropReason.UnexpectedKind;
+            Counters.CountDrop(dropped);
+            return false;
+        }
+        // Only a peer key makes a Raft message; plaintext ones only where no peer key exists at all (an insecure cluster).
+        if (header.Kind is MessageKind.Raft or MessageKind.Removed && header.Role != (keys.Has(CredentialRole.Peer) ? CredentialRole.Peer : CredentialRole.None))
+        {
+            dropped = DropReason.AuthMismatch;
+            Counters.CountDrop(dropped);
+            return false;
+        }
+        // After the tag verified: a forged datagram cannot advance a window.
+        if (header.IsSealed && !_replays.TryAccept(header.Role, header.SenderId, header.Epoch, header.Counter))
+        {
+            dropped = DropReason.Replayed;
+            Counters.CountDrop(dropped);
             return false;
         }
         return true;
@@ -105,13 +142,18 @@ public sealed class DatagramReceiver
     }
 
     /// <summary><see cref="TryAccept"/> then <see cref="TryAssemble"/>.</summary>
-    public bool TryReceive(ReadOnlySpan<byte> datagram, long now, out InboundMessage message)
+    public bool TryReceive(Span<byte> datagram, long now, out InboundMessage message) => TryReceive(datagram, now, out message, out _);
+
+    /// <summary><see cref="TryAccept"/> then <see cref="TryAssemble"/>; <paramref name="role"/> is the role that sealed the (last) datagram.</summary>
+    public bool TryReceive(Span<byte> datagram, long now, out InboundMessage message, out CredentialRole role)
     {
+        role = CredentialRole.None;
         if (!TryAccept(datagram, out var header, out var payload))
         {
             message = default;
             return false;
         }
+        role = header.Role;
         return TryAssemble(header, payload, now, out message);
     }
 

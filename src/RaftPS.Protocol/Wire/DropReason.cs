@@ -11,9 +11,9 @@ public enum DropReason
     UnsupportedVersion,
     /// <summary>Cluster id differs: a node of another cluster (or a stale config) is talking to us.</summary>
     ForeignCluster,
-    /// <summary>Authenticated datagram whose tag does not verify with our key.</summary>
+    /// <summary>Sealed datagram under a key we do not hold, or whose tag does not verify, or whose key's role cannot carry its kind.</summary>
     BadAuth,
-    /// <summary>We have a key and the datagram has no tag, or we have none and it carries one.</summary>
+    /// <summary>The datagram's credential does not fit what it carries: a plaintext (or non-peer) Raft message to a node holding a peer key.</summary>
     AuthMismatch,
     /// <summary>A kind this endpoint does not accept (e.g. a client reply arriving at a node).</summary>
     UnexpectedKind,
@@ -29,4 +29,14 @@ public enum DropReason
     UnknownPeer,
     /// <summary>Discarded by fault injection (drop rate, partition, suspend).</summary>
     FaultInjected,
+    /// <summary>A sealed datagram seen before (same sender, epoch and counter), or too old for the replay window.</summary>
+    Replayed,
+    /// <summary>A peer message from an address other than the sender's configured one.</summary>
+    WrongSource,
+    /// <summary>A peer message whose fields no correct peer sends (see PeerMessageValidator); never reaches the core.</summary>
+    InvalidPeerMessage,
+    /// <summary>A client request without a credential this node accepts (answered with a short "unauthorized" when that is no larger than the request).</summary>
+    Unauthenticated,
+    /// <summary>A client request refused because the node's ingress queue is full (answered "busy").</summary>
+    Busy,
 }

@@ -23,6 +23,6 @@ public enum MessageKind : byte
 public enum DatagramFlags : byte
 {
     None = 0,
-    /// <summary>An HMAC-SHA256 tag (truncated) follows the payload.</summary>
-    Authenticated = 1,
+    /// <summary>The payload is AES-256-GCM ciphertext under the key named in the header, and a 16-byte tag follows it.</summary>
+    Sealed = 1,
 }

@@ -1,6 +1,6 @@
 namespace RaftPS.Protocol.Wire;
 
-/// <summary>Datagram and reassembly limits plus the optional cluster key. Node and client must agree on the key.</summary>
+/// <summary>Datagram and reassembly limits plus the endpoint's keys (<see cref="Keyring"/>).</summary>
 public sealed class WireOptions
 {
     /// <summary>Largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP).</summary>
@@ -11,8 +11,11 @@ public sealed class WireOptions
 
     public int MaxDatagramSize { get; init; } = DefaultMaxDatagramSize;
 
-    /// <summary>HMAC key; when set every datagram is tagged and untagged or badly tagged ones are dropped.</summary>
-    public byte[]? ClusterKey { get; init; }
+    /// <summary>
+    /// The keys this endpoint seals and opens datagrams with; null or empty for plaintext. Its cluster id must be the
+    /// cluster id of the traffic (keys are derived per cluster).
+    /// </summary>
+    public Keyring? Keys { get; init; }
 
     /// <summary>Largest message (after reassembly) accepted or sent.</summary>
     public int MaxMessageSize { get; init; } = 64 << 20;
@@ -26,10 +29,10 @@ public sealed class WireOptions
     /// <summary>A partial message with no new chunk for this long is evicted.</summary>
     public TimeSpan ReassemblyTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    public bool IsAuthenticated => ClusterKey is { Length: > 0 };
+    public bool IsSealed => Keys is { IsEmpty: false };
 
-    /// <summary>Bytes of payload one datagram can carry under these options.</summary>
-    public int MaxChunkPayload => MaxDatagramSize - Datagram.HeaderSize - (IsAuthenticated ? Datagram.TagSize : 0);
+    /// <summary>Bytes of payload one datagram can carry under these options (room for the tag when keyed).</summary>
+    public int MaxChunkPayload => MaxDatagramSize - Datagram.HeaderSize - (IsSealed ? Datagram.TagSize : 0);
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for settings that cannot work.</summary>
     public WireOptions Validate()
@@ -40,8 +43,6 @@ public sealed class WireOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInProgressMessages, 1, nameof(MaxInProgressMessages));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxReassemblyBytes, 1, nameof(MaxReassemblyBytes));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ReassemblyTimeout, TimeSpan.Zero, nameof(ReassemblyTimeout));
-        if (ClusterKey is { Length: 0 })
-            throw new ArgumentOutOfRangeException(nameof(ClusterKey), "cluster key must be null or non-empty");
         return this;
     }
 }

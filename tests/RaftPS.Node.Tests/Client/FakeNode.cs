@@ -26,8 +26,8 @@ internal sealed class FakeNode : IAsyncDisposable
     public FakeNode(string id = "n1", string clusterName = ClusterDefinition.DefaultClusterName, string? key = null)
     {
         Id = id;
-        var options = new WireOptions { ClusterKey = key is null ? null : ClusterId.KeyFromSecret(key) };
         ulong cluster = ClusterId.FromName(clusterName);
+        var options = new WireOptions { Keys = key is null ? null : new Keyring(cluster, new ClusterCredentials { Client = [key] }) };
         _receiver = new DatagramReceiver(options, cluster, null, MessageKind.ClientRequest);
         _framer = new DatagramFramer(options, cluster, ClusterDefinition.NodeIdOf(id));
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);

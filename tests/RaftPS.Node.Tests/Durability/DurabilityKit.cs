@@ -51,7 +51,7 @@ internal sealed class KvTestClient : IDisposable
     public ulong ClientId => _wire.ClientId;
 
     public static WireOptions WireOptionsFor(ClusterDefinition cluster) =>
-        new() { ClusterKey = cluster.Key is { Length: > 0 } k ? ClusterId.KeyFromSecret(k) : null };
+        new() { Keys = cluster.Key is { Length: > 0 } k ? new Keyring(cluster.ClusterId, new ClusterCredentials { Client = [k] }) : null };
 
     /// <summary>One request to one node; null when no matching reply arrives within <paramref name="timeout"/>.</summary>
     public ClientReply? SendOnce(IPEndPoint to, ClientRequest request, TimeSpan timeout)

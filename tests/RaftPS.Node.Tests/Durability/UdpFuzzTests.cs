@@ -28,8 +28,10 @@ public class UdpFuzzTests(ITestOutputHelper output)
     [Fact]
     public async Task Keyed_cluster_survives_120k_fuzzed_datagrams_with_term_log_and_data_unchanged()
     {
-        await using var cluster = InProcessCluster.Start(3, (_, o) => Patient(o with { Cluster = Clusters.WithKey(o.Cluster!, Secret) }));
-        var keyed = Clusters.WithKey(cluster.Cluster, Secret);
+        // Nodes hold peer, client and admin secrets; the data client only the client secret (as the cluster file's key).
+        var creds = Security.TestKeys.Credentials(Secret);
+        await using var cluster = InProcessCluster.Start(3, (_, o) => Patient(o with { Credentials = creds }));
+        var keyed = Clusters.WithKey(cluster.Cluster, creds.Client[0]);
         var leader = await cluster.WaitForLeaderAsync();
         using var client = new KvTestClient(keyed);
         var written = new Dictionary<string, (string Value, ulong Version)>();
@@ -46,15 +48,17 @@ public class UdpFuzzTests(ITestOutputHelper output)
         var follower = nodes.First(n => n != leader);
 
         // Seeds: real datagrams under the real key, each checked to be accepted as-is before being mutated.
-        var wire = KvTestClient.WireOptionsFor(keyed);
-        var clientSeeds = ClientSeeds(wire, keyed.ClusterId);
+        var wire = new WireOptions { Keys = new Keyring(keyed.ClusterId, new ClusterCredentials { Peer = creds.Peer }) };
+        var clientSeeds = ClientSeeds(KvTestClient.WireOptionsFor(keyed), keyed.ClusterId);
         var leaderSeeds = clientSeeds.Concat(RaftSeeds(wire, keyed, leader, before[leader.NodeId].Term)).ToList();
         var followerSeeds = clientSeeds.Concat(RaftSeeds(wire, keyed, follower, before[follower.NodeId].Term)).ToList();
         // An attacker without the key: well-formed but untagged, or tagged with another key.
         var noKey = new WireOptions();
-        var wrongKey = new WireOptions { ClusterKey = ClusterId.KeyFromSecret("not-the-secret") };
+        var wrongKey = new WireOptions { Keys = Security.TestKeys.All(keyed.ClusterId, "not-the-secret") };
+        var clientHolder = KvTestClient.WireOptionsFor(keyed);
         var forged = RaftSeeds(noKey, keyed, leader, before[leader.NodeId].Term, verify: false)
             .Concat(RaftSeeds(wrongKey, keyed, leader, before[leader.NodeId].Term, verify: false))
+            .Concat(RaftSeeds(clientHolder, keyed, leader, before[leader.NodeId].Term, verify: false, sealWith: clientHolder.Keys!.Current(CredentialRole.Client)))
             .Concat(ClientSeeds(noKey, keyed.ClusterId)).ToList();
 
         var targets = new[] { (Node: leader, Count: 100_000, Seeds: leaderSeeds, Seed: 7001), (Node: follower, Count: 20_000, Seeds: followerSeeds, Seed: 7002) };
@@ -182,7 +186,7 @@ public class UdpFuzzTests(ITestOutputHelper output)
     /// TimeoutNow), framed as that peer with the node's codec. With <paramref name="verify"/>, each is checked to be
     /// accepted and decoded by a receiver holding the cluster key, so the mutations start from real traffic.
     /// </summary>
-    internal static List<byte[]> RaftSeeds(WireOptions wire, ClusterDefinition cluster, RaftServer to, ulong term, bool verify = true)
+    internal static List<byte[]> RaftSeeds(WireOptions wire, ClusterDefinition cluster, RaftServer to, ulong term, bool verify = true, WireKey? sealWith = null)
     {
         ulong target = cluster.Find(to.NodeId)!.NodeId;
         ulong last = to.Status.LastIndex;
@@ -214,8 +218,16 @@ public class UdpFuzzTests(ITestOutputHelper output)
                 try
                 {
                     RaftCodec.Write(w, m);
-                    var framed = framer.FrameToArrays(MessageKind.Raft, w);
-                    if (verify) VerifyAccepted(cluster, framed, m);
+                    var framed = new List<byte[]>();
+                    // A client key cannot seal Raft datagrams: its holder seals a request and relabels it Raft.
+                    var kind = sealWith is { Role: not CredentialRole.Peer } ? MessageKind.ClientRequest : MessageKind.Raft;
+                    framer.Frame(kind, w, sealWith ?? framer.DefaultKey(MessageKind.Raft), framed, static (l, d) =>
+                    {
+                        var copy = d.ToArray();
+                        copy[5] = (byte)MessageKind.Raft;
+                        l.Add(copy);
+                    });
+                    if (verify) VerifyAccepted(wire, cluster, framed, m);
                     datagrams.AddRange(framed);
                 }
                 finally
@@ -227,13 +239,14 @@ public class UdpFuzzTests(ITestOutputHelper output)
         return datagrams;
     }
 
-    private static void VerifyAccepted(ClusterDefinition cluster, List<byte[]> framed, Message expected)
+    private static void VerifyAccepted(WireOptions wire, ClusterDefinition cluster, List<byte[]> framed, Message expected)
     {
-        var receiver = new DatagramReceiver(KvTestClient.WireOptionsFor(cluster), cluster.ClusterId, null, MessageKind.Raft);
+        var receiver = new DatagramReceiver(wire, cluster.ClusterId, null, MessageKind.Raft);
         Message? decoded = null;
         foreach (var d in framed)
         {
-            if (receiver.TryReceive(d, Environment.TickCount64, out var message))
+            // A copy: the receiver opens datagrams in place, and the sealed original is what the flood mutates.
+            if (receiver.TryReceive(d.ToArray(), Environment.TickCount64, out var message))
                 Assert.True(RaftCodec.TryRead(message.Payload, out decoded), "seed does not decode");
         }
         Assert.True(decoded is not null, $"seed {expected} is not accepted by a keyed receiver: {receiver.Counters}");
@@ -278,7 +291,7 @@ internal sealed class DatagramFuzzer(int seed, IReadOnlyList<byte[]> seeds, ulon
         BinaryPrimitives.WriteUInt32LittleEndian(b, Datagram.Magic);
         b[4] = Datagram.Version;
         b[5] = (byte)_r.Next(1, 4);
-        b[6] = tagged ? (byte)DatagramFlags.Authenticated : (byte)0;
+        b[6] = tagged ? (byte)DatagramFlags.Sealed : (byte)0;
         BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(7), clusterId);
         BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(31), (ushort)_r.Next(0, 3));
         BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(33), (ushort)_r.Next(0, 4));

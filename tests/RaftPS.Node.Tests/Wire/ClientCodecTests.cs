@@ -111,7 +111,7 @@ public class ClientCodecTests
     {
         var good = ClientCodec.Encode(new ClientReply { RequestId = 1, Status = ReplyStatus.Ok });
         // requestId, status, fields, version, item count
-        Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 1, 9)));
+        Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 1, 12)));
         Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 2, 0x40)));
         Assert.Throws<WireFormatException>(() => ClientCodec.ReadReply(Set(good, 4, 100)));
     }
@@ -123,7 +123,7 @@ public class ClientCodecTests
     public void UndefinedEnumsFailAtTheSender(ClientOp op, ReadConsistency consistency)
     {
         Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientRequest { Op = op, Consistency = consistency }));
-        Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientReply { Status = (ReplyStatus)9 }));
+        Assert.Throws<WireFormatException>(() => ClientCodec.Encode(new ClientReply { Status = (ReplyStatus)12 }));
     }
 
     [Fact]

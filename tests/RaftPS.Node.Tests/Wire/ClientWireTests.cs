@@ -12,7 +12,7 @@ public class ClientWireTests
     [InlineData(true)]
     public void RequestsAndLargeChunkedRepliesFlowBetweenClientAndNodeSideCode(bool keyed)
     {
-        var o = new WireOptions { MaxDatagramSize = 1000, ClusterKey = keyed ? ClusterId.KeyFromSecret("k") : null };
+        var o = new WireOptions { MaxDatagramSize = 1000, Keys = keyed ? Security.TestKeys.All(Cluster, "k") : null };
         var client = new ClientWire(o, Cluster, clientId: 0xABCDEF);
 
         // Node side: the same primitives the transport uses.
@@ -60,7 +60,7 @@ public class ClientWireTests
         var other = new ClientWire(o, Cluster, 2);
         foreach (var d in other.FrameRequest(new ClientRequest { Op = ClientOp.Get }))
             Assert.False(client.TryParseReply(d, 0, out _));
-        Assert.False(client.TryParseReply("not a raftps datagram at all, just text"u8, 0, out _));
+        Assert.False(client.TryParseReply("not a raftps datagram at all, just text"u8.ToArray(), 0, out _));
         // A well-framed reply datagram whose payload does not decode.
         var framer = new DatagramFramer(o, Cluster, 9);
         var bogus = framer.FrameToArrays(MessageKind.ClientReply, WithPayload([0xFF]))[0];

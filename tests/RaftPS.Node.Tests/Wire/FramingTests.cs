@@ -37,18 +37,15 @@ public class FramingTests
 
     [Theory]
     [InlineData(MessageKind.Raft, DatagramFlags.None, 0UL, 0UL, 0UL, (ushort)0, (ushort)1, 0)]
-    [InlineData(MessageKind.ClientRequest, DatagramFlags.Authenticated, ulong.MaxValue, 1UL, ulong.MaxValue, (ushort)65534, (ushort)65535, 12)]
+    [InlineData(MessageKind.ClientRequest, DatagramFlags.None, ulong.MaxValue, 1UL, ulong.MaxValue, (ushort)65534, (ushort)65535, 12)]
     [InlineData(MessageKind.ClientReply, DatagramFlags.None, 0x0102030405060708UL, 0xA1A2A3A4A5A6A7A8UL, 42UL, (ushort)3, (ushort)9, 513)]
     public void HeaderRoundTrips(MessageKind kind, DatagramFlags flags, ulong cluster, ulong sender, ulong id, ushort index, ushort count, int length)
     {
         var h = new DatagramHeader(kind, flags, cluster, sender, id, index, count, length);
-        int tag = h.IsAuthenticated ? Datagram.TagSize : 0;
-        var buf = new byte[Datagram.HeaderSize + length + tag];
+        var buf = new byte[Datagram.HeaderSize + length];
         Datagram.WriteHeader(buf, h);
-        byte[] key = [1, 2, 3];
-        if (h.IsAuthenticated) Datagram.ComputeTag(key, buf.AsSpan(0, Datagram.HeaderSize + length), buf.AsSpan(Datagram.HeaderSize + length));
         Assert.Equal("RFPS"u8.ToArray(), buf[..4]);
-        Assert.True(Datagram.TryParse(buf, cluster, h.IsAuthenticated ? key : [], out var parsed, out var payload, out var reason), reason.ToString());
+        Assert.True(Datagram.TryParse(buf, cluster, null, out var parsed, out var payload, out var reason), reason.ToString());
         Assert.Equal(h, parsed);
         Assert.Equal(length, payload.Length);
     }
@@ -64,7 +61,7 @@ public class FramingTests
     {
         foreach (var keyed in new[] { false, true })
         {
-            var o = keyed ? new WireOptions { MaxDatagramSize = 600, ClusterKey = ClusterId.KeyFromSecret("s3cret") } : Small;
+            var o = keyed ? new WireOptions { MaxDatagramSize = 600, Keys = Security.TestKeys.All(Cluster, "s3cret") } : Small;
             var payload = Payload(length, length);
             var datagrams = Frame(o, payload);
             Assert.All(datagrams, d => Assert.True(d.Length <= o.MaxDatagramSize));
@@ -226,7 +223,7 @@ public class FramingTests
         { "truncated header", d => d[..20], DropReason.Malformed },
         { "bad magic", d => With(d, 0, (byte)'X'), DropReason.BadMagic },
         { "http request", _ => "GET / HTTP/1.1\r\nHost: x\r\n\r\n and some more bytes"u8.ToArray(), DropReason.BadMagic },
-        { "version 2", d => With(d, 4, 2), DropReason.UnsupportedVersion },
+        { "version 1", d => With(d, 4, 1), DropReason.UnsupportedVersion },
         { "kind 0", d => With(d, 5, 0), DropReason.Malformed },
         { "kind 9", d => With(d, 5, 9), DropReason.Malformed },
         { "undefined flag", d => With(d, 6, 0x80), DropReason.Malformed },
@@ -277,21 +274,21 @@ public class FramingTests
         Assert.Equal(1, rx.Counters.MessagesReceived);
     }
 
-    public static TheoryData<string, byte[]?, byte[]?, DropReason> AuthCases => new()
+    public static TheoryData<string, string?, string?, DropReason> AuthCases => new()
     {
-        { "both keyed, same key", [1, 2, 3, 4], [1, 2, 3, 4], DropReason.None },
+        { "both keyed, same key", "k1", "k1", DropReason.None },
         { "neither keyed", null, null, DropReason.None },
-        { "different keys", [1, 2, 3, 4], [1, 2, 3, 5], DropReason.BadAuth },
-        { "sender keyed, receiver not", [1, 2, 3, 4], null, DropReason.AuthMismatch },
-        { "receiver keyed, sender not", null, [1, 2, 3, 4], DropReason.AuthMismatch },
+        { "different keys", "k1", "k2", DropReason.BadAuth },
+        { "sender keyed, receiver not", "k1", null, DropReason.BadAuth },
+        { "receiver keyed, sender not", null, "k1", DropReason.AuthMismatch },
     };
 
     [Theory]
     [MemberData(nameof(AuthCases))]
-    public void AuthenticationAcceptsOnlyMatchingKeys(string name, byte[]? senderKey, byte[]? receiverKey, DropReason expected)
+    public void AuthenticationAcceptsOnlyMatchingKeys(string name, string? senderKey, string? receiverKey, DropReason expected)
     {
-        var so = new WireOptions { MaxDatagramSize = 600, ClusterKey = senderKey };
-        var ro = new WireOptions { MaxDatagramSize = 600, ClusterKey = receiverKey };
+        var so = new WireOptions { MaxDatagramSize = 600, Keys = senderKey is null ? null : Security.TestKeys.All(Cluster, senderKey) };
+        var ro = new WireOptions { MaxDatagramSize = 600, Keys = receiverKey is null ? null : Security.TestKeys.All(Cluster, receiverKey) };
         var rx = Receiver(ro);
         foreach (var d in Frame(so, Payload(1500, 3))) rx.TryReceive(d, 0, out _);
         if (expected == DropReason.None)
@@ -316,7 +313,7 @@ public class FramingTests
     [InlineData(Datagram.HeaderSize + 100)] // the tag itself
     public void TamperingWithAnAuthenticatedDatagramIsDetected(int offset)
     {
-        var o = new WireOptions { MaxDatagramSize = 600, ClusterKey = [9, 9, 9] };
+        var o = new WireOptions { MaxDatagramSize = 600, Keys = Security.TestKeys.All(Cluster) };
         var good = Frame(o, Payload(100, 1))[0];
         var bad = With(good, offset, (byte)(good[offset] ^ 0x01));
         var rx = new DatagramReceiver(o, offset == 7 ? Cluster ^ 1 : Cluster, null, MessageKind.Raft);
@@ -325,7 +322,7 @@ public class FramingTests
     }
 
     [Fact]
-    public void FramerFramesInPlaceAndLeavesPayloadIntact()
+    public void FramerFramesInPlaceAndLeavesAPlaintextPayloadIntact()
     {
         var framer = new DatagramFramer(Small, Cluster, 5, firstMessageId: 100);
         using var w = new WireWriter();
@@ -333,8 +330,8 @@ public class FramingTests
         var a = framer.FrameToArrays(MessageKind.Raft, w);
         var b = framer.FrameToArrays(MessageKind.Raft, w);
         Assert.Equal([1, 2, 3], w.WrittenSpan.ToArray());
-        Assert.True(Datagram.TryParse(a[0], Cluster, [], out var ha, out _, out _));
-        Assert.True(Datagram.TryParse(b[0], Cluster, [], out var hb, out _, out _));
+        Assert.True(Datagram.TryParse(a[0], Cluster, null, out var ha, out _, out _));
+        Assert.True(Datagram.TryParse(b[0], Cluster, null, out var hb, out _, out _));
         Assert.Equal(101UL, ha.MessageId);
         Assert.Equal(102UL, hb.MessageId);
     }

@@ -47,7 +47,7 @@ public class WireFuzzTests
     {
         var r = new Random(12345);
         var plain = new WireOptions { MaxDatagramSize = 700, ReassemblyTimeout = TimeSpan.FromMilliseconds(50) };
-        var keyed = new WireOptions { MaxDatagramSize = 700, ClusterKey = [1, 2, 3] };
+        var keyed = new WireOptions { MaxDatagramSize = 700, Keys = Security.TestKeys.All(Cluster) };
         var receivers = new[]
         {
             new DatagramReceiver(plain, Cluster, null, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.ClientReply),
