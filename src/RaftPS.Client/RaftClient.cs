@@ -378,6 +378,22 @@ public sealed partial class RaftClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Drills: the faults in force on the node at <paramref name="endpoint"/> (that node only).</summary>
+    public async Task<FaultSpec> GetFaultsAsync(IPEndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.GetFaults }, Route.Fixed, endpoint, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        return reply.Status == ReplyStatus.Ok ? reply.Faults ?? FaultSpec.None : throw ErrorFor(reply, endpoint.ToString());
+    }
+
+    /// <summary>Asks the node at <paramref name="endpoint"/> to snapshot its state and compact its log now; returns the snapshot's index.</summary>
+    public async Task<ulong> SnapshotAsync(IPEndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var reply = await ExecuteAsync(new ClientRequest { Op = ClientOp.Snapshot }, Route.Fixed, endpoint, _deadlineMs, cancellationToken).ConfigureAwait(false);
+        return reply.Status == ReplyStatus.Ok ? reply.Version : throw ErrorFor(reply, endpoint.ToString());
+    }
+
     /// <summary>
     /// Drills: sets the transport faults of the node at <paramref name="endpoint"/> (that node only). Nodes refuse
     /// unless started with fault injection allowed. <see cref="FaultSpec.None"/> clears them.

@@ -31,6 +31,14 @@ public sealed partial class RaftServer
             case ClientOp.SetFaults:
                 SetFaults(r, from);
                 return;
+            case ClientOp.GetFaults:
+                Reply(from, _options.AllowFaultInjection
+                    ? new ClientReply { RequestId = r.RequestId, Faults = CurrentFaults() }
+                    : new ClientReply { RequestId = r.RequestId, Status = ReplyStatus.BadRequest, Error = "fault injection is disabled on this node" });
+                return;
+            case ClientOp.Snapshot:
+                RequestSnapshot(r, from);
+                return;
             case ClientOp.Get or ClientOp.List when r.Consistency == ReadConsistency.Stale:
                 // Explicitly stale: served from this node's state without confirming anything, and labelled as such.
                 Reply(from, Read(r) with { Stale = true });

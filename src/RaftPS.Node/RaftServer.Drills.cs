@@ -15,6 +15,13 @@ public sealed partial class RaftServer
     private const int MaxFaultDelayMs = 10_000;
     private const int MaxSuspendMs = 60_000;
     private long _faultGeneration;
+    // The faults last set by a drill (what GetFaults reports), and when a suspension lifts by itself.
+    private FaultSpec _faultSpec = FaultSpec.None;
+    private long _faultSuspendedUntilMs;
+
+    /// <summary>The drill faults in force: the last setting, with the suspension's remaining time (0 once lifted).</summary>
+    private FaultSpec CurrentFaults() =>
+        _faultSpec with { SuspendMs = (int)Math.Max(0, Math.Min(int.MaxValue, _faultSuspendedUntilMs - NowMs)) };
 
     private void SetFaults(ClientRequest r, EndPoint from)
     {
@@ -50,6 +57,8 @@ public sealed partial class RaftServer
         Reply(from, new ClientReply { RequestId = r.RequestId });
         var generation = Interlocked.Increment(ref _faultGeneration);
         _transport.Faults = settings;
+        _faultSpec = spec;
+        _faultSuspendedUntilMs = spec.SuspendMs > 0 ? NowMs + spec.SuspendMs : 0;
         _log.LogWarning("fault injection: drop {Drop:P0}, delay {Delay} ms, partitioned from [{Peers}], suspended {Suspend} ms",
             spec.DropRate, spec.DelayMs, string.Join(",", spec.PartitionFrom), spec.SuspendMs);
         if (spec.SuspendMs > 0)

@@ -344,7 +344,12 @@ public sealed partial class RaftServer
         if (_raft.ConfChangePending || _raft.Config.Voters.IsJoint)
             return Refuse(MembershipError.ChangeInProgress, "another configuration change is in progress; retry when it has applied");
         if (!r.Force && !MembershipPlanner.IsCaughtUp(_raft.Progress.GetValueOrDefault(member.NodeId), _raft.Log.LastIndex, _options.PromotionMaxLag))
-            return Refuse(MembershipError.LearnerBehind, $"'{r.Key}' is more than {_options.PromotionMaxLag} entries behind the leader; wait for it to catch up or use force");
+        {
+            var pr = _raft.Progress.GetValueOrDefault(member.NodeId);
+            return Refuse(MembershipError.LearnerBehind,
+                $"'{r.Key}' has not caught up yet (it acknowledged index {pr?.Match ?? 0} of {_raft.Log.LastIndex}; promotion needs an " +
+                $"acknowledgement in this term within {_options.PromotionMaxLag} entries); wait for it to catch up or use force");
+        }
         var cs = _raft.Config.ToConfState();
         var target = cs with
         {

@@ -21,11 +21,18 @@ public sealed partial class RaftServer
     /// <summary>Snapshots this node took of its own state and adopted (file durable, log compacted).</summary>
     public int SnapshotsTaken { get; private set; }
 
-    private void MaybeSnapshot()
+    /// <summary>An operator asked for a snapshot now (Save-RaftSnapshot): take one at the applied index, answer with it.</summary>
+    private void RequestSnapshot(ClientRequest r, System.Net.EndPoint from)
+    {
+        MaybeSnapshot(force: true);
+        Reply(from, new ClientReply { RequestId = r.RequestId, Version = _raft.Log.SnapshotIndex });
+    }
+
+    private void MaybeSnapshot(bool force = false)
     {
         if (_snapshotWrite is not null) return;
         var applied = _kv.AppliedIndex;
-        if (_bytesSinceSnapshot < _options.SnapshotThresholdBytes || applied <= _raft.Log.SnapshotIndex || applied != _raft.Log.Applied) return;
+        if ((!force && _bytesSinceSnapshot < _options.SnapshotThresholdBytes) || applied <= _raft.Log.SnapshotIndex || applied != _raft.Log.Applied) return;
         var meta = new SnapshotMetadata(applied, _raft.Log.Term(applied)!.Value, _raft.ConfStateAt(applied));
         var view = _kv.CaptureSnapshot();
         _bytesSinceSnapshot = 0;

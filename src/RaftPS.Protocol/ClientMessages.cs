@@ -21,6 +21,10 @@ public enum ClientOp : byte
     RemoveMember = 11,
     /// <summary>Make learner <see cref="ClientRequest.Key"/> a voter now (it must be caught up unless forced).</summary>
     PromoteMember = 12,
+    /// <summary>Drills: the transport faults currently injected into this node (that node only).</summary>
+    GetFaults = 13,
+    /// <summary>Take a snapshot of this node's state now and compact its log (that node only); the reply's Version is its index.</summary>
+    Snapshot = 14,
 }
 
 /// <summary>Why the leader refused a membership change (reply status <see cref="ReplyStatus.MembershipRejected"/>).</summary>
@@ -176,6 +180,8 @@ public sealed record ClientReply
     public string? Error { get; init; }
     public NodeStatus? NodeStatus { get; init; }
     public MembershipError MembershipError { get; init; }
+    /// <summary>GetFaults: the faults in force on the node.</summary>
+    public FaultSpec? Faults { get; init; }
     /// <summary>List: more matches may follow; ask again with this as <see cref="ClientRequest.After"/>. Null on the last page.</summary>
     public string? ContinuationToken { get; init; }
 }

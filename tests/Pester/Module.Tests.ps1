@@ -2,7 +2,12 @@ BeforeDiscovery {
     . (Join-Path $PSScriptRoot 'Support/Common.ps1')
     Import-RaftTestModule
     $script:cmdlets = @(Get-Command -Module RaftPS -CommandType Cmdlet | ForEach-Object { @{ Name = $_.Name } })
-    $script:stateChanging = @(Get-Command -Module RaftPS -CommandType Cmdlet | Where-Object Verb -in 'Set', 'Remove', 'Add', 'Clear', 'Start', 'Stop', 'Move', 'New', 'Save' | ForEach-Object { @{ Name = $_.Name } })
+    # Cmdlets that change a cluster, a process or a file. (New-RaftHistory and Add-RaftHistoryOperation only build an
+    # in-memory record, so they have nothing to confirm.)
+    $inMemoryOnly = 'New-RaftHistory', 'Add-RaftHistoryOperation'
+    $script:stateChanging = @(Get-Command -Module RaftPS -CommandType Cmdlet |
+        Where-Object { $_.Verb -in 'Set', 'Remove', 'Add', 'Clear', 'Start', 'Stop', 'Move', 'New', 'Save' -and $_.Name -notin $inMemoryOnly } |
+        ForEach-Object { @{ Name = $_.Name } })
 }
 
 BeforeAll {

@@ -43,7 +43,8 @@ Install-PSResource -Name RaftPS -Repository raftps-local -Scope CurrentUser -Tru
         $text = $out -join "`n"
         $LASTEXITCODE | Should -Be 0 -Because $text
         $text | Should -Match ([regex]::Escape("path=$tmpHome"))
-        $text | Should -Match 'cmdlets=1\d'
+        $listed = (Import-PowerShellDataFile -Path (Join-Path (Get-RaftModulePath) 'RaftPS.psd1')).CmdletsToExport.Count
+        $text | Should -Match "cmdlets=$listed\b"
         $text | Should -Match 'help=Writes a value'
     }
 }

@@ -49,6 +49,14 @@ public sealed class ConnectRaftClusterCommand : RaftCmdlet
     [ValidateNotNullOrEmpty]
     public string? Key { get; set; }
 
+    /// <summary>File with the client secret (first line current), for a cluster whose data clients need a key.</summary>
+    [Parameter]
+    public string? ClientKeyFile { get; set; }
+
+    /// <summary>File with the admin secret: membership changes, leadership moves, fault injection and snapshots need it.</summary>
+    [Parameter]
+    public string? AdminKeyFile { get; set; }
+
     /// <summary>How long one operation may take, retries included, in seconds (default 10).</summary>
     [Parameter]
     [ValidateRange(0.1, 3600)]
@@ -67,14 +75,19 @@ public sealed class ConnectRaftClusterCommand : RaftCmdlet
 
     private Connection Create()
     {
-        var settings = new RaftClientOptions { Deadline = TimeSpan.FromSeconds(TimeoutSeconds) };
+        var settings = new RaftClientOptions
+        {
+            Deadline = TimeSpan.FromSeconds(TimeoutSeconds),
+            ClusterKey = ClientKeyFile is null ? null : ClusterCredentials.LoadKeyFile(GetUnresolvedProviderPathFromPSPath(ClientKeyFile))[0],
+            AdminKey = AdminKeyFile is null ? null : ClusterCredentials.LoadKeyFile(GetUnresolvedProviderPathFromPSPath(AdminKeyFile))[0],
+        };
         if (ParameterSetName == ByFile)
         {
             string path = GetUnresolvedProviderPathFromPSPath(ClusterFile);
             var cluster = ClusterDefinition.Load(path);
             return new Connection(RaftClient.Create(cluster, settings), cluster.ClusterName, path);
         }
-        var options = settings with { Endpoints = ClusterDefinition.ParseEndpoints(Endpoint), ClusterName = ClusterName, ClusterKey = Key };
+        var options = settings with { Endpoints = ClusterDefinition.ParseEndpoints(Endpoint), ClusterName = ClusterName, ClusterKey = Key ?? settings.ClusterKey };
         return new Connection(new RaftClient(options), ClusterName, null);
     }
 }

@@ -97,6 +97,25 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
     [Parameter]
     public SwitchParameter NoFsync { get; set; }
 
+    /// <summary>
+    /// Allow binding a non-loopback address without a peer key (no encryption between members). Logged loudly; never for
+    /// a shared network.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Insecure { get; set; }
+
+    /// <summary>File with the peer secret(s) only members hold, one per line, the first current (raftps keygen makes one).</summary>
+    [Parameter]
+    public string? PeerKeyFile { get; set; }
+
+    /// <summary>File with the client secret(s) that data clients use.</summary>
+    [Parameter]
+    public string? ClientKeyFile { get; set; }
+
+    /// <summary>File with the admin secret(s) for membership, leadership transfer, fault injection and snapshots.</summary>
+    [Parameter]
+    public string? AdminKeyFile { get; set; }
+
     /// <summary>With -Background: how long to wait for the node to answer, in seconds (default 60).</summary>
     [Parameter(ParameterSetName = BackgroundSet)]
     [ValidateRange(1, 3600)]
@@ -118,7 +137,8 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
 
     private void StartBackground(string? clusterFile, string dataPath, string logPath)
     {
-        var spec = new BackgroundNodeSpec(Id, clusterFile, dataPath, logPath, AllowFaultInjection, NoFsync, Join, Listen, ClusterName);
+        var spec = new BackgroundNodeSpec(Id, clusterFile, dataPath, logPath, AllowFaultInjection, NoFsync, Join, Listen, ClusterName, Insecure,
+            Resolve(PeerKeyFile), Resolve(ClientKeyFile), Resolve(AdminKeyFile));
         try
         {
             WriteObject(NodeLauncher.Start(spec, TimeSpan.FromSeconds(TimeoutSeconds), StopToken));
@@ -207,7 +227,19 @@ public sealed class StartRaftNodeCommand : RaftCmdlet
             DataDirectory = dataPath,
             Fsync = !NoFsync,
             AllowFaultInjection = AllowFaultInjection,
+            Insecure = Insecure,
+            Credentials = Credentials(cluster),
         };
+    }
+
+    private string? Resolve(string? path) => path is null ? null : GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Secrets by role from the key files (the cluster file's key, if any, stays a client secret).</summary>
+    private ClusterCredentials Credentials(ClusterDefinition? cluster)
+    {
+        static IReadOnlyList<string> Load(string? file) => file is null ? [] : ClusterCredentials.LoadKeyFile(file);
+        var credentials = new ClusterCredentials { Peer = Load(Resolve(PeerKeyFile)), Client = Load(Resolve(ClientKeyFile)), Admin = Load(Resolve(AdminKeyFile)) };
+        return cluster?.Key is { Length: > 0 } key && credentials.Client.Count == 0 ? credentials.WithClientSecret(key) : credentials;
     }
 
     private RaftServer StartServer(NodeOptions options, FileLoggerFactory log)

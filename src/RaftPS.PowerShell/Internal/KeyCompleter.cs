@@ -9,7 +9,7 @@ namespace RaftPS.PowerShell;
 public sealed class KeyCompleter : IArgumentCompleter
 {
     private const int MaxResults = 100;
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
 
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)

@@ -7,7 +7,7 @@ namespace RaftPS.PowerShell;
 /// <summary>Tab completion of member ids: the members a node of the session's connection reports, else the cluster file's.</summary>
 public sealed class MemberIdCompleter : IArgumentCompleter
 {
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
 
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)

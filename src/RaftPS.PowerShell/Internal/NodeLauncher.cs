@@ -7,7 +7,8 @@ namespace RaftPS.PowerShell;
 
 /// <summary>What a background node is started with (the parameters of Start-RaftNode that the child process gets).</summary>
 internal sealed record BackgroundNodeSpec(string Id, string? ClusterFile, string DataPath, string LogPath, bool AllowFaultInjection,
-    bool NoFsync, IReadOnlyList<string>? Join = null, string? Listen = null, string? ClusterName = null);
+    bool NoFsync, IReadOnlyList<string>? Join = null, string? Listen = null, string? ClusterName = null, bool Insecure = false,
+    string? PeerKeyFile = null, string? ClientKeyFile = null, string? AdminKeyFile = null);
 
 /// <summary>
 /// Starts a node as its own process: a pwsh that imports this module and runs Start-RaftNode in the foreground. It
@@ -50,16 +51,16 @@ internal static class NodeLauncher
     }
 
     /// <summary>
-    /// Where the node will answer and how to talk to it: its address from -Listen, else the cluster file, else the identity
-    /// it stored in its data directory on an earlier start.
+    /// Where the node will answer and how to talk to it: its address from -Listen, else the identity it stored in its data
+    /// directory on an earlier start (after the first start that, not the cluster file, is the truth), else the cluster file.
     /// </summary>
     private static (RaftClientOptions Options, string Endpoint) Target(BackgroundNodeSpec spec)
     {
         var cluster = spec.ClusterFile is null ? null : ClusterDefinition.Load(spec.ClusterFile);
         var identity = RaftPS.Node.Membership.NodeIdentity.Load(spec.DataPath);
         string? endpoint = spec.Listen
-            ?? cluster?.Find(spec.Id)?.Endpoint
-            ?? (identity is null ? null : ClusterDefinition.FormatEndpoint(identity.Host, identity.Port));
+            ?? (identity is null ? null : ClusterDefinition.FormatEndpoint(identity.Host, identity.Port))
+            ?? cluster?.Find(spec.Id)?.Endpoint;
         if (endpoint is null)
         {
             if (cluster is not null && spec.Join is null)
@@ -70,7 +71,7 @@ internal static class NodeLauncher
         var options = new RaftClientOptions
         {
             Endpoints = [ClusterDefinition.ParseEndpoint(endpoint)],
-            ClusterName = cluster?.ClusterName ?? spec.ClusterName ?? identity?.Cluster ?? ClusterDefinition.DefaultClusterName,
+            ClusterName = identity?.Cluster ?? cluster?.ClusterName ?? spec.ClusterName ?? ClusterDefinition.DefaultClusterName,
             ClusterKey = cluster?.Key,
             AttemptTimeout = TimeSpan.FromMilliseconds(200),
             Deadline = TimeSpan.FromMilliseconds(400),
@@ -137,6 +138,10 @@ internal static class NodeLauncher
         if (spec.ClusterName is not null) sb.Append(" -ClusterName ").Append(Quote(spec.ClusterName));
         if (spec.AllowFaultInjection) sb.Append(" -AllowFaultInjection");
         if (spec.NoFsync) sb.Append(" -NoFsync");
+        if (spec.Insecure) sb.Append(" -Insecure");
+        if (spec.PeerKeyFile is not null) sb.Append(" -PeerKeyFile ").Append(Quote(spec.PeerKeyFile));
+        if (spec.ClientKeyFile is not null) sb.Append(" -ClientKeyFile ").Append(Quote(spec.ClientKeyFile));
+        if (spec.AdminKeyFile is not null) sb.Append(" -AdminKeyFile ").Append(Quote(spec.AdminKeyFile));
         sb.Append(" } catch { Add-Content -LiteralPath ").Append(Quote(spec.LogPath))
           .Append(" -Value (\"fatal: \" + ($_ | Out-String)); exit 1 }");
         return sb.ToString();

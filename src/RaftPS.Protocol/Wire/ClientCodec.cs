@@ -31,9 +31,10 @@ public static class ClientCodec
         NodeStatus = 16,
         MembershipError = 32,
         ContinuationToken = 64,
+        Faults = 128,
     }
 
-    private const ClientOp LastOp = ClientOp.PromoteMember;
+    private const ClientOp LastOp = ClientOp.Snapshot;
     private const ReplyStatus LastStatus = ReplyStatus.Forbidden;
 
     public static void Write(WireWriter w, ClientRequest r)
@@ -62,15 +63,7 @@ public static class ClientCodec
         if (r.ExpectedVersion is { } ev) w.WriteVarUInt64(ev);
         if (r.ExpectedValue is not null) w.WriteBytes(r.ExpectedValue);
         w.WriteVarInt32(r.Limit);
-        if (r.Faults is { } f)
-        {
-            if (!(f.DropRate >= 0 && f.DropRate <= 1)) throw new WireFormatException("drop rate must be within [0, 1]");
-            w.WriteVarUInt64((ulong)Math.Round(f.DropRate * 1_000_000));
-            w.WriteVarInt32(f.DelayMs);
-            w.WriteVarUInt64((ulong)f.PartitionFrom.Count);
-            foreach (var p in f.PartitionFrom) w.WriteString(p);
-            w.WriteVarInt32(f.SuspendMs);
-        }
+        if (r.Faults is { } f) WriteFaults(w, f);
         if (r.Endpoint is not null) w.WriteString(r.Endpoint);
         if (r.After is not null) w.WriteString(r.After);
     }
@@ -93,16 +86,7 @@ public static class ClientCodec
         byte[]? expectedValue = (fields & RequestFields.ExpectedValue) != 0 ? rd.ReadBytes() : null;
         int limit = rd.ReadVarInt32();
         FaultSpec? faults = null;
-        if ((fields & RequestFields.Faults) != 0)
-        {
-            var ppm = rd.ReadVarUInt64();
-            if (ppm > 1_000_000) throw new WireFormatException("drop rate above 1");
-            int delay = rd.ReadVarInt32();
-            int count = rd.ReadCount(1);
-            var from = new string[count];
-            for (int i = 0; i < count; i++) from[i] = rd.ReadString();
-            faults = new FaultSpec { DropRate = ppm / 1_000_000.0, DelayMs = delay, PartitionFrom = from, SuspendMs = rd.ReadVarInt32() };
-        }
+        if ((fields & RequestFields.Faults) != 0) faults = ReadFaults(ref rd);
         string? endpoint = (fields & RequestFields.Endpoint) != 0 ? rd.ReadString() : null;
         string? after = (fields & RequestFields.After) != 0 ? rd.ReadString() : null;
         rd.EnsureEnd();
@@ -139,7 +123,8 @@ public static class ClientCodec
                      | (r.Error is not null ? ReplyFields.Error : 0)
                      | (r.NodeStatus is not null ? ReplyFields.NodeStatus : 0)
                      | (r.MembershipError != MembershipError.None ? ReplyFields.MembershipError : 0)
-                     | (r.ContinuationToken is not null ? ReplyFields.ContinuationToken : 0);
+                     | (r.ContinuationToken is not null ? ReplyFields.ContinuationToken : 0)
+                     | (r.Faults is not null ? ReplyFields.Faults : 0);
         w.WriteByte((byte)fields);
         w.WriteVarUInt64(r.Version);
         if (r.LeaderId is not null) w.WriteString(r.LeaderId);
@@ -157,6 +142,7 @@ public static class ClientCodec
         if (r.NodeStatus is { } s) WriteStatus(w, s);
         if (r.MembershipError != MembershipError.None) w.WriteByte((byte)r.MembershipError);
         if (r.ContinuationToken is not null) w.WriteString(r.ContinuationToken);
+        if (r.Faults is { } faults) WriteFaults(w, faults);
     }
 
     public static ClientReply ReadReply(ReadOnlySpan<byte> payload)
@@ -166,7 +152,7 @@ public static class ClientCodec
         byte status = rd.ReadByte();
         if (status > (byte)LastStatus) throw new WireFormatException($"unknown reply status {status}");
         byte fieldsByte = rd.ReadByte();
-        if ((fieldsByte & ~127) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
+        if ((fieldsByte & ~255) != 0) throw new WireFormatException($"unknown reply field flags {fieldsByte:x2}");
         var fields = (ReplyFields)fieldsByte;
         ulong version = rd.ReadVarUInt64();
         string? leaderId = (fields & ReplyFields.LeaderId) != 0 ? rd.ReadString() : null;
@@ -186,6 +172,7 @@ public static class ClientCodec
             membershipError = (MembershipError)code;
         }
         string? continuation = (fields & ReplyFields.ContinuationToken) != 0 ? rd.ReadString() : null;
+        FaultSpec? replyFaults = (fields & ReplyFields.Faults) != 0 ? ReadFaults(ref rd) : null;
         rd.EnsureEnd();
         return new ClientReply
         {
@@ -200,7 +187,29 @@ public static class ClientCodec
             NodeStatus = nodeStatus,
             MembershipError = membershipError,
             ContinuationToken = continuation,
+            Faults = replyFaults,
         };
+    }
+
+    private static void WriteFaults(WireWriter w, FaultSpec f)
+    {
+        if (!(f.DropRate >= 0 && f.DropRate <= 1)) throw new WireFormatException("drop rate must be within [0, 1]");
+        w.WriteVarUInt64((ulong)Math.Round(f.DropRate * 1_000_000));
+        w.WriteVarInt32(f.DelayMs);
+        w.WriteVarUInt64((ulong)f.PartitionFrom.Count);
+        foreach (var p in f.PartitionFrom) w.WriteString(p);
+        w.WriteVarInt32(f.SuspendMs);
+    }
+
+    private static FaultSpec ReadFaults(ref WireReader rd)
+    {
+        var ppm = rd.ReadVarUInt64();
+        if (ppm > 1_000_000) throw new WireFormatException("drop rate above 1");
+        int delay = rd.ReadVarInt32();
+        int count = rd.ReadCount(1);
+        var from = new string[count];
+        for (int i = 0; i < count; i++) from[i] = rd.ReadString();
+        return new FaultSpec { DropRate = ppm / 1_000_000.0, DelayMs = delay, PartitionFrom = from, SuspendMs = rd.ReadVarInt32() };
     }
 
     private static void WriteStatus(WireWriter w, NodeStatus s)

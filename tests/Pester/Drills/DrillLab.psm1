@@ -168,6 +168,10 @@ function Start-DrillNode {
     $jobs = foreach ($nodeId in $Id) {
         $n = $lab.Nodes[$nodeId]
         $arguments = @{ Id = $n.Id; ClusterFile = $clusterFile; DataPath = $n.DataPath; LogPath = $n.LogPath }
+        # Since the security work a node refuses a non-loopback address without a peer key. The stand-in hosts are a
+        # private subnet only this run uses; pass -Insecure once Start-RaftNode offers it (the module must add it,
+        # or -PeerKeyFile, for remote drills to start nodes at all).
+        if (-not $n.Host.IsLocal -and (Get-Command Start-RaftNode).Parameters.ContainsKey('Insecure')) { $arguments.Insecure = $true }
         if ($Join) {
             # A new member: no cluster file (it is not in it); it contacts the running members and waits to be added.
             $arguments.Remove('ClusterFile')

@@ -100,10 +100,11 @@ public class NodeCommandTests : IDisposable
                 Assert.Equal(ExitCodes.Success, (await RaftpsCli.RunAsync("put", $"k{i}", "value", "--cluster", file)).Code);
             Assert.Equal(ExitCodes.Success, await node.StopAsync());
         }
-        // Flip a byte inside the first record after the segment header (61 bytes): valid records follow, so this is
-        // damage in the middle of the log, never a torn tail.
+        // Flip a byte inside the first entry record: synced records and sync marks follow, so this is damage in the
+        // middle of the log, never a torn tail.
         string segment = Directory.GetFiles(data, "wal-*.log").Order(StringComparer.Ordinal).First();
-        const long offset = 61 + 12;
+        var first = RaftPS.Node.Tests.Durability.WalFiles.Records(segment).First(rec => rec.Type == RaftPS.Node.Storage.RecordType.Entry);
+        long offset = first.Offset + RaftPS.Node.Storage.WalFormat.HeaderSize + 2;
         using (var fs = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite))
         {
             fs.Position = offset;
@@ -116,7 +117,7 @@ public class NodeCommandTests : IDisposable
         Assert.True(r.Code == ExitCodes.StorageCorruption, r.ToString());
         Assert.Equal("", r.Out); // never announced itself as serving
         Assert.Contains(segment, r.Err);
-        Assert.Contains("offset 61", r.Err);
+        Assert.Contains($"offset {first.Offset}", r.Err);
         Assert.Contains("is damaged", r.Err);
     }
 

@@ -3,11 +3,6 @@ using RaftPS.PowerShell;
 
 namespace RaftPS.Commands;
 
-// PENDING (excluded from compile in RaftPS.PowerShell.csproj): needs
-//   RaftClient.GetFaultsAsync(IPEndPoint endpoint, CancellationToken ct) -> Task<FaultSpec>
-// (a node answers with its current FaultSettings; refused like SetFaults when fault injection is off).
-// To enable: move this file to Commands/, add 'Get-RaftFault' to CmdletsToExport in RaftPS.psd1.
-
 /// <summary>Gets the transport faults injected into nodes.</summary>
 /// <remarks>
 /// <para>Asks each given node (every member when -Id is omitted) for the faults Set-RaftFault injected and emits one

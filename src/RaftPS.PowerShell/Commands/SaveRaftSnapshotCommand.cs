@@ -3,11 +3,6 @@ using RaftPS.PowerShell;
 
 namespace RaftPS.Commands;
 
-// PENDING (excluded from compile in RaftPS.PowerShell.csproj): needs
-//   RaftClient.SnapshotAsync(IPEndPoint endpoint, CancellationToken ct) -> Task<ulong>
-// (the node at endpoint takes a snapshot of its applied state now, compacts its log, and answers with the
-// snapshot's index). To enable: move this file to Commands/, add 'Save-RaftSnapshot' to CmdletsToExport.
-
 /// <summary>Makes nodes take a snapshot of their state now.</summary>
 /// <remarks>
 /// <para>Asks each given node to write a snapshot of its applied state and compact its log, as it does by itself
