@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
 using RaftPS.Node.Storage;
+using RaftPS.Protocol;
 
 namespace RaftPS.Node;
 
