@@ -17,6 +17,8 @@ public enum BenchMode
     Failover,
     /// <summary>Two empty servers join the running cluster; reports the time until both are voters.</summary>
     AddMembers,
+    /// <summary>An empty server joins a cluster holding --state-mb of data and catches up by a streamed snapshot under write load.</summary>
+    SnapshotCatchup,
 }
 
 /// <summary>A command line the bench cannot run; printed with the usage text, exit code 2.</summary>
@@ -54,6 +56,8 @@ public sealed record BenchOptions
     public bool KeepData { get; init; }
     /// <summary>Extra arguments appended to every `raftps node` command line (e.g. --log-level info).</summary>
     public IReadOnlyList<string> NodeArgs { get; init; } = [];
+    /// <summary>snapshot-catchup: MiB of values in the cluster before the new member joins.</summary>
+    public int StateMb { get; init; } = 512;
     /// <summary>Failover: measured operations completed before the leader is killed.</summary>
     public long? KillAfter { get; init; }
 
@@ -61,7 +65,7 @@ public sealed record BenchOptions
 
     public const string Usage = """
         usage: dotnet run -c Release --project bench/RaftPS.Bench -- [options]
-          --mode put|get|get-stale|failover|add-members   what to measure (default put)
+          --mode put|get|get-stale|failover|add-members|snapshot-catchup   what to measure (default put)
           --clients N          concurrent logical clients (default 1)
           --ops N              measured operations in total (default 10000)
           --value-size N       bytes per value (default 100)
@@ -82,6 +86,8 @@ public sealed record BenchOptions
           --work-dir DIR       where the temporary cluster directory goes (default the system temp dir)
           --keep-data          do not delete the temporary cluster directory (node logs are n1.log, ...)
           --node-arg ARG       extra argument for every `raftps node` (repeatable), e.g. --node-arg --log-level --node-arg info
+          --state-mb N         snapshot-catchup: MiB of values written before a new member joins (default 512;
+                               values of --value-size bytes, at least 4096, default 64 KiB)
         The last line on stdout is a JSON object with the results; progress goes to stderr.
         """;
 
@@ -119,6 +125,7 @@ public sealed record BenchOptions
                 "--work-dir" => o with { WorkDirectory = Value() },
                 "--keep-data" => o with { KeepData = true },
                 "--node-arg" => o with { NodeArgs = [.. o.NodeArgs, Value()] },
+                "--state-mb" => o with { StateMb = ParseInt(name, Value(), 1, 1 << 20) },
                 "-h" or "--help" or "-?" => throw new BenchUsageException("help requested"),
                 _ => throw new BenchUsageException($"unknown option '{name}'"),
             };
@@ -134,6 +141,7 @@ public sealed record BenchOptions
             if (Nodes < 3) throw new BenchUsageException("--mode failover needs --nodes 3 or more (a majority must survive the kill)");
             if (KillAfter is { } k && k >= Ops) throw new BenchUsageException("--kill-after must be smaller than --ops");
         }
+        if (Mode == BenchMode.SnapshotCatchup && External) throw new BenchUsageException("--mode snapshot-catchup starts its own nodes; it cannot use --endpoints");
         if (Mode == BenchMode.AddMembers && External) throw new BenchUsageException("--mode add-members starts its own nodes; it cannot use --endpoints");
         if (External && NodeArgs.Count > 0) throw new BenchUsageException("--node-arg only applies to nodes the bench starts, not with --endpoints");
         if (ClientInstances > Clients) throw new BenchUsageException("--client-instances cannot exceed --clients");
@@ -150,6 +158,7 @@ public sealed record BenchOptions
         BenchMode.GetStale => "get-stale",
         BenchMode.Failover => "failover",
         BenchMode.AddMembers => "add-members",
+        BenchMode.SnapshotCatchup => "snapshot-catchup",
         _ => throw new ArgumentOutOfRangeException(nameof(mode)),
     };
 
@@ -160,7 +169,8 @@ public sealed record BenchOptions
         "get-stale" or "stale" => BenchMode.GetStale,
         "failover" => BenchMode.Failover,
         "add-members" => BenchMode.AddMembers,
-        _ => throw new BenchUsageException($"--mode '{text}' is not one of put, get, get-stale, failover, add-members"),
+        "snapshot-catchup" => BenchMode.SnapshotCatchup,
+        _ => throw new BenchUsageException($"--mode '{text}' is not one of put, get, get-stale, failover, add-members, snapshot-catchup"),
     };
 
     private static IReadOnlyList<IPEndPoint> ParseEndpoints(string text)

@@ -65,4 +65,5 @@ public sealed record BenchResult
 [JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(BenchResult))]
 [JsonSerializable(typeof(AddMembersResult))]
+[JsonSerializable(typeof(SnapshotCatchupResult))]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;

@@ -98,9 +98,18 @@ namespace RaftPS.Bench
             {
                 if (!options.External)
                 {
+                    // The catch-up bench reads the leader's stream report from its log.
+                    if (options.Mode == BenchMode.SnapshotCatchup && !options.NodeArgs.Contains("--log-level"))
+                        options = options with { NodeArgs = [.. options.NodeArgs, "--log-level", "info"] };
                     Log($"starting {options.Nodes} raftps nodes (fsync {(options.Fsync ? "on" : "off")})...");
                     cluster = await LocalCluster.StartAsync(options, options.Nodes, cts.Token).ConfigureAwait(false);
                     Log($"cluster up in {cluster.Directory}: {cluster.Cluster}");
+                }
+                if (options.Mode == BenchMode.SnapshotCatchup)
+                {
+                    var caught = await SnapshotCatchupBench.RunAsync(options, cluster!, cts.Token).ConfigureAwait(false);
+                    Console.Out.WriteLine(JsonSerializer.Serialize(caught, BenchJsonContext.Default.SnapshotCatchupResult));
+                    return 0;
                 }
                 if (options.Mode == BenchMode.AddMembers)
                 {

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using RaftPS.Node.SnapshotStreaming;
 using RaftPS.Node.StateMachine;
 using RaftPS.Protocol;
 
@@ -51,6 +52,8 @@ public sealed record NodeOptions
     /// <summary>Log entries kept in memory behind a snapshot so slightly lagging followers need no snapshot.</summary>
     public int EntriesKeptAfterSnapshot { get; init; } = 5000;
     public KvOptions Kv { get; init; } = new();
+    /// <summary>Flow control and timeouts of snapshot streams to and from peers.</summary>
+    public SnapshotStreamOptions SnapshotStreams { get; init; } = new();
     /// <summary>Requests a client may have waiting on this node at once; beyond it new ones are refused as Unavailable.</summary>
     public int MaxPendingRequests { get; init; } = 100_000;
     public int MaxInflightMessages { get; init; } = 256;

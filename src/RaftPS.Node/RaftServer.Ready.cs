@@ -23,7 +23,7 @@ public sealed partial class RaftServer
             // once a majority has them durably, and follower acknowledgements are handled in a later loop round, after this
             // round's fsync (no input is handled inside this method).
             var (early, afterPersist) = rd.SplitForEarlySend(_raft.Role, _persisted);
-            foreach (var m in early) _transport.Send(m);
+            foreach (var m in early) SendToPeer(m);
             // 1. Persist: snapshot, entries and hard state, fsynced before anything that depends on them leaves this node
             //    (paper Fig. 2). One Sync covers every record of this round.
             if (rd.Snapshot is { } snapshot) _storage.SaveSnapshot(snapshot);
@@ -32,7 +32,7 @@ public sealed partial class RaftServer
             if (rd.HardState is { } persisted) _persisted = persisted;
             foreach (var e in rd.Entries) _bytesSinceSnapshot += e.Size;
             // 2. Send the rest: votes and acknowledgements only now that what they promise is durable.
-            foreach (var m in afterPersist) _transport.Send(m);
+            foreach (var m in afterPersist) SendToPeer(m);
             // 3. Apply.
             if (rd.Snapshot is { } installed)
             {
@@ -115,6 +115,7 @@ public sealed partial class RaftServer
             _pendingReads = _readBatch.Count;
             foreach (var m in _pendingMembership.Values.SelectMany(l => l)) Reply(m.ReplyTo, NotLeader(m.Request));
             _pendingMembership.Clear();
+            _snapshotSender.CancelAll(); // streams carry this term's InstallSnapshot messages
         }
         if (role != _lastRole || _raft.Term != _lastTerm)
             _log.LogInformation("{Node}: {Role} in term {Term} (leader {Leader})", _self.Id, role, _raft.Term, NameOf(_raft.Lead) ?? "unknown");

@@ -1,18 +1,26 @@
-using System.Buffers.Binary;
-using System.Diagnostics;
-using System.Net;
 using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
-using RaftPS.Node.StateMachine;
-using RaftPS.Node.Transport;
+using RaftPS.Node.Storage;
 using RaftPS.Protocol;
 
 namespace RaftPS.Node;
 
-/// <summary>Snapshot policy: when the live log grows past the threshold, snapshot the state machine and compact.</summary>
+/// <summary>
+/// Snapshot policy: when the live log grows past the threshold, snapshot the state machine and compact. Only the capture
+/// (an immutable view: references, not values) runs on the loop; serializing, checksumming and writing the file run on
+/// a background task, and the loop compacts when it hears the file is durable. One snapshot at a time.
+/// </summary>
 public sealed partial class RaftServer
 {
     private long _bytesSinceSnapshot;
+    // The snapshot being serialized and written in the background, if any; completes after its completion was posted.
+    private Task? _snapshotWrite;
+
+    /// <summary>Test hook: awaited on the background task before it serializes and writes a snapshot.</summary>
+    internal Func<Task>? BeforeSnapshotWrite { get; set; }
+
+    /// <summary>Snapshots this node took of its own state and adopted (file durable, log compacted).</summary>
+    public int SnapshotsTaken { get; private set; }
 
     /// <summary>An operator asked for a snapshot now (Save-RaftSnapshot): take one at the applied index, answer with it.</summary>
     private void RequestSnapshot(ClientRequest r, System.Net.EndPoint from)
@@ -23,14 +31,36 @@ public sealed partial class RaftServer
 
     private void MaybeSnapshot(bool force = false)
     {
+        if (_snapshotWrite is not null) return;
         var applied = _kv.AppliedIndex;
         if ((!force && _bytesSinceSnapshot < _options.SnapshotThresholdBytes) || applied <= _raft.Log.SnapshotIndex || applied != _raft.Log.Applied) return;
         var meta = new SnapshotMetadata(applied, _raft.Log.Term(applied)!.Value, _raft.ConfStateAt(applied));
-        var snapshot = new Snapshot(meta, _kv.TakeSnapshot());
-        _storage.SaveSnapshot(snapshot);
-        var keep = (ulong)_options.EntriesKeptAfterSnapshot;
-        _raft.Compact(snapshot, Math.Max(_raft.Log.SnapshotIndex, applied > keep ? applied - keep : 0));
+        var view = _kv.CaptureSnapshot();
         _bytesSinceSnapshot = 0;
-        _log.LogInformation("snapshot at {Index}: {Keys} keys, {Bytes} bytes", applied, _kv.Count, snapshot.Data.Length);
+        string dir = _storage.Directory;
+        bool fsync = _options.Fsync;
+        var hook = BeforeSnapshotWrite;
+        var started = NowMs;
+        _snapshotWrite = Task.Run(async () =>
+        {
+            if (hook is not null) await hook().ConfigureAwait(false);
+            var snapshot = new Snapshot(meta, view.Serialize());
+            RaftStorage.WriteSnapshotFile(dir, snapshot, fsync);
+            return snapshot;
+        }).ContinueWith(write => Post(new LoopEvent.Invoke(() => FinishSnapshot(write, started))), TaskScheduler.Default);
+    }
+
+    /// <summary>On the loop: the background write finished; adopt the file and compact the log behind it.</summary>
+    private void FinishSnapshot(Task<Snapshot> write, long started)
+    {
+        _snapshotWrite = null;
+        // A failed write is a storage failure like any other on the loop: fail-stop.
+        var snapshot = write.GetAwaiter().GetResult();
+        if (!_storage.AdoptSnapshot(snapshot)) return; // a snapshot at least as new was installed from the leader meanwhile
+        var keep = (ulong)_options.EntriesKeptAfterSnapshot;
+        var applied = snapshot.Index;
+        _raft.Compact(snapshot, Math.Max(_raft.Log.SnapshotIndex, applied > keep ? applied - keep : 0));
+        SnapshotsTaken++;
+        _log.LogInformation("snapshot at {Index}: {Bytes} bytes, written in the background in {Ms} ms", applied, snapshot.Data.Length, NowMs - started);
     }
 }

@@ -137,6 +137,7 @@ public sealed partial class RaftServer : IAsyncDisposable
             transport.RemovedNoticeReceived += (sender, index) => server.Post(new LoopEvent.Invoke(() => server.OnRemovedNotice(sender, index)));
             transport.ClientRequestReceived += server.PostClient;
             transport.AdmitClientRequest = server.AdmitClient;
+            server.StartSnapshotStreaming();
             transport.Start();
             server._loop = server._loopDone.Task;
             new Thread(server.RunLoopThread) { IsBackground = true, Name = $"raftps-loop-{self.Id}" }.Start();
@@ -214,6 +215,7 @@ public sealed partial class RaftServer : IAsyncDisposable
         _wake.Set();
         try { await _loop.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (Exception ex) { _log.LogDebug(ex, "loop ended with error"); }
         await _transport.DisposeAsync().ConfigureAwait(false);
+        await StopSnapshotWorkAsync().ConfigureAwait(false);
         _storage.Dispose();
     }
 

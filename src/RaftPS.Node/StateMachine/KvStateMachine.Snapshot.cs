@@ -27,69 +27,34 @@ public sealed partial class KvStateMachine
     public const uint SnapshotMagic = 0x564B_5052; // "RPKV" as little-endian bytes
     public const byte SnapshotFormatVersion = 3;
 
-    private const byte ItemNone = 0, ItemCurrent = 1, ItemInline = 2;
+    internal const byte ItemNone = 0, ItemCurrent = 1, ItemInline = 2;
     private const int HeaderBytes = 4 + 1, TrailerBytes = 4;
 
     /// <summary>The whole replicated state: keys with versions, sessions with their cached results, applied index and log time.</summary>
-    public byte[] TakeSnapshot()
-    {
-        var sessions = _sessions.Values.ToArray();
-        Array.Sort(sessions, static (a, b) => a.ClientId.CompareTo(b.ClientId));
-        var m = BinWriter.Measuring();
-        WriteSnapshot(ref m, sessions);
-        var buf = new byte[m.Position + TrailerBytes];
-        var w = BinWriter.Into(buf);
-        WriteSnapshot(ref w, sessions);
-        BinaryPrimitives.WriteUInt32LittleEndian(buf.AsSpan(w.Position), Crc32C.Compute(buf.AsSpan(0, w.Position)));
-        return buf;
-    }
+    public byte[] TakeSnapshot() => CaptureSnapshot().Serialize();
 
-    private void WriteSnapshot(ref BinWriter w, Session[] sessions)
+    /// <summary>
+    /// An immutable view of the state now, cheap to take (it copies references, not values: stored items are never
+    /// mutated, a write replaces them), so the event loop can hand the slow part — serializing, checksumming, writing —
+    /// to another thread and keep applying meanwhile. <see cref="KvSnapshotView.Serialize"/> gives exactly the bytes
+    /// <see cref="TakeSnapshot"/> would have given at this moment.
+    /// </summary>
+    public KvSnapshotView CaptureSnapshot()
     {
-        w.U32(SnapshotMagic);
-        w.U8(SnapshotFormatVersion);
-        w.VarU64(AppliedIndex);
-        w.I64(LogTimeMs);
-        w.I64(_lastTimestampMs);
-        w.VarU64((ulong)Settings.SessionTimeoutMs);
-        w.VarU64((ulong)Settings.MaxSessions);
-        w.VarU64((ulong)Settings.MaxValueBytes);
-        w.VarU64((ulong)Settings.MaxTombstones);
-        w.VarU64((ulong)Settings.MaxClockStepMs);
-        w.U8(SettingsFromLog ? (byte)1 : (byte)0);
-        w.VarU64((ulong)_keys.Count);
-        foreach (string key in _keys)
+        var items = new KvItem[_keys.Count];
+        int i = 0;
+        foreach (string key in _keys) items[i++] = _items[key];
+        var sessions = new KvSessionImage[_sessions.Count];
+        i = 0;
+        foreach (var s in _sessions.Values)
         {
-            var item = _items[key];
-            w.Str(key);
-            w.VarU64(item.Version);
-            w.Bytes(item.Value);
-        }
-        w.VarU64((ulong)sessions.Length);
-        foreach (var s in sessions)
-        {
-            w.VarU64(s.ClientId);
-            w.VarU64(s.LastSequence);
-            w.I64(s.LastSeenMs);
-            var r = s.LastResult;
-            w.U8((byte)r.Status);
-            w.VarU64(r.Version);
-            var item = r.Item;
-            if (item is null)
-            {
-                w.U8(ItemNone);
-                continue;
-            }
+            var item = s.LastResult.Item;
             // One write makes one item per (key, version), so equal version means it is the very same item.
-            bool current = _items.TryGetValue(item.Key, out var cur) && cur.Version == item.Version;
-            w.U8(current ? ItemCurrent : ItemInline);
-            w.Str(item.Key);
-            w.VarU64(item.Version);
-            if (!current)
-                w.Bytes(item.Value);
+            bool current = item is not null && _items.TryGetValue(item.Key, out var cur) && cur.Version == item.Version;
+            sessions[i++] = new KvSessionImage(s.ClientId, s.LastSequence, s.LastSeenMs, s.LastResult, current);
         }
-        w.VarU64((ulong)_tombstoneOrder.Count);
-        foreach (var id in _tombstoneOrder) w.VarU64(id);
+        Array.Sort(sessions, static (a, b) => a.ClientId.CompareTo(b.ClientId));
+        return new KvSnapshotView(AppliedIndex, LogTimeMs, _lastTimestampMs, Settings, SettingsFromLog, items, sessions, _tombstoneOrder.ToArray());
     }
 
     /// <summary>

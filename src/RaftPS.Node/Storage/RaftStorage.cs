@@ -514,7 +514,35 @@ public sealed class RaftStorage : IDisposable
     /// Everything appended before the call is durable when it returns.
     /// </summary>
     /// <exception cref="ArgumentException">The snapshot is older than the stored one.</exception>
-    public void SaveSnapshot(Snapshot snapshot)
+    public void SaveSnapshot(Snapshot snapshot) => StoreSnapshot(snapshot, writeFile: true);
+
+    /// <summary>
+    /// Writes the snapshot file alone (temp file, fsync, rename, directory fsync) without touching the log: safe on any
+    /// thread while the owner keeps appending, because it creates only its own file. Follow with
+    /// <see cref="AdoptSnapshot"/> on the owning thread. A crash in between leaves a valid snapshot that recovery uses
+    /// (the log after it replays as after an interrupted <see cref="SaveSnapshot"/>).
+    /// </summary>
+    public static void WriteSnapshotFile(string directory, Snapshot snapshot, bool fsync) => SnapshotFile.Write(directory, snapshot, fsync);
+
+    /// <summary>
+    /// <see cref="SaveSnapshot"/> for a snapshot whose file <see cref="WriteSnapshotFile"/> already wrote. Returns false
+    /// (and removes that file) when a snapshot at least as new was stored meanwhile, e.g. one installed from the leader.
+    /// </summary>
+    public bool AdoptSnapshot(Snapshot snapshot)
+    {
+        ThrowIfUnusable();
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.Index < _snapshotIndex)
+        {
+            SnapshotFile.TryDelete(Path.Combine(_dir, SnapshotFile.FileName(snapshot.Index)));
+            return false;
+        }
+        if (snapshot.Index == _snapshotIndex) return false;
+        StoreSnapshot(snapshot, writeFile: false);
+        return true;
+    }
+
+    private void StoreSnapshot(Snapshot snapshot, bool writeFile)
     {
         ThrowIfUnusable();
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -538,7 +566,7 @@ public sealed class RaftStorage : IDisposable
         try
         {
             bool logMatches = index <= _lastIndex && _terms.TermAt(index) == term;
-            SnapshotFile.Write(_dir, snapshot, _options.Fsync);
+            if (writeFile) SnapshotFile.Write(_dir, snapshot, _options.Fsync);
             if (!logMatches)
             {
                 Rollover(index, term, copyFrom: -1);

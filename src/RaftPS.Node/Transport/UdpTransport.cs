@@ -23,7 +23,7 @@ namespace RaftPS.Node.Transport;
 /// (<see cref="ClientAuthorization"/>); otherwise it gets a short unauthorized / forbidden answer or a counted drop.
 /// </para>
 /// </summary>
-public sealed class UdpTransport : IAsyncDisposable, IDisposable
+public sealed partial class UdpTransport : IAsyncDisposable, IDisposable
 {
     // Windows reports ICMP port unreachable as WSAECONNRESET on the next receive unless this ioctl turns it off.
     private const int SioUdpConnReset = unchecked((int)0x9800000C);
@@ -62,7 +62,8 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
         Options = options;
         Counters = new WireCounters();
         _framer = new DatagramFramer(options.Wire, clusterId, nodeId);
-        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.Removed);
+        _receiver = new DatagramReceiver(options.Wire, clusterId, Counters, MessageKind.Raft, MessageKind.ClientRequest, MessageKind.Removed,
+            MessageKind.SnapshotChunk, MessageKind.SnapshotAck);
         _keys = options.Wire.Keys ?? Keyring.Empty;
         _faultRandom = new Random(options.FaultSeed ?? unchecked((int)nodeId * 7919 + 17));
 
@@ -389,7 +390,7 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             Counters.CountDrop(DropReason.FaultInjected);
             return;
         }
-        bool isPeer = header.Kind is MessageKind.Raft or MessageKind.Removed;
+        bool isPeer = header.Kind is MessageKind.Raft or MessageKind.Removed || IsStreamKind(header.Kind);
         // A peer speaks only from its configured address: a key holder elsewhere (or a spoofer of an insecure cluster's
         // sender id) is not that member. Checked per datagram, against the book that follows the configuration. A sender
         // not in the book yet (a member added by an entry this node has not seen) is learned where it speaks from — but
@@ -415,6 +416,11 @@ public sealed class UdpTransport : IAsyncDisposable, IDisposable
             return;
         }
         if (!_receiver.TryAssemble(header, payload, Environment.TickCount64, out var message)) return;
+        if (IsStreamKind(header.Kind))
+        {
+            DeliverStream(header.Kind, header.SenderId, message.Payload, faults, source);
+            return;
+        }
 
         if (header.Kind == MessageKind.Removed)
         {

@@ -87,7 +87,7 @@ public static class Datagram
         if (datagram[4] != Version) { reason = DropReason.UnsupportedVersion; return false; }
         byte kind = datagram[5];
         byte flags = datagram[6];
-        if (kind is < (byte)MessageKind.Raft or > (byte)MessageKind.Removed || (flags & ~KnownFlags) != 0)
+        if (kind is < (byte)MessageKind.Raft or > (byte)MessageKind.SnapshotAck || (flags & ~KnownFlags) != 0)
         {
             reason = DropReason.Malformed;
             return false;

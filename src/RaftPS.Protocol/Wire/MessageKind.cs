@@ -12,6 +12,10 @@ public enum MessageKind : byte
     /// etcd answers such a server with 410 Gone the same way.
     /// </summary>
     Removed = 4,
+    /// <summary>A piece of a snapshot streamed from leader to follower (node-to-node only, never reassembled).</summary>
+    SnapshotChunk = 5,
+    /// <summary>A follower's cumulative acknowledgement and credit for a snapshot stream.</summary>
+    SnapshotAck = 6,
 }
 
 /// <summary>Header flag bits. Any bit not defined here makes the datagram malformed (so new flags need a new version).</summary>

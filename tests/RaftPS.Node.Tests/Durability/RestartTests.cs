@@ -39,10 +39,11 @@ public class RestartTests
 
         leader = await cluster.WaitForLeaderAsync();
         await Settle.AllAsync(cluster, delete.Version, Deadline);
-        var leaderStatus = leader.Status;
         // The entries right after the follower's log are gone from the leader: only InstallSnapshot can bring it back.
-        Assert.True(leaderStatus.SnapshotIndex > followerLast + 1,
-            $"the leader did not compact past the follower (leader snapshot {leaderStatus.SnapshotIndex}, follower last index {followerLast})");
+        // Snapshots are written in the background, so the compaction may trail the last write a little.
+        await Wait.UntilAsync(() => leader.Status.SnapshotIndex > followerLast + 1, Deadline,
+            () => $"the leader did not compact past the follower (leader snapshot {leader.Status.SnapshotIndex}, follower last index {followerLast})");
+        var leaderStatus = leader.Status;
 
         var restarted = cluster.StartNode(id);
         await Wait.UntilAsync(() => restarted.Status.AppliedIndex >= leaderStatus.AppliedIndex, Deadline,
@@ -94,7 +95,9 @@ public class RestartTests
         var chosen = role == "leader" ? leader : all.First(s => s != leader);
         string id = chosen.NodeId;
         ulong applied = chosen.Status.AppliedIndex;
-        if (snapshots) Assert.True(chosen.Status.SnapshotIndex > 0, $"{id} took no snapshot, the case would not test snapshot recovery");
+        // Snapshots are written in the background: the last one may still be on its way to disk.
+        if (snapshots)
+            await Wait.UntilAsync(() => chosen.Status.SnapshotIndex > 0, Deadline, () => $"{id} took no snapshot, the case would not test snapshot recovery");
         foreach (var s in all) await cluster.StopNodeAsync(s.NodeId);
 
         var alone = cluster.StartNode(id);
