@@ -26,7 +26,17 @@ public sealed partial class RaftServer
     private void RequestSnapshot(ClientRequest r, System.Net.EndPoint from)
     {
         MaybeSnapshot(force: true);
-        Reply(from, new ClientReply { RequestId = r.RequestId, Version = _raft.Log.SnapshotIndex });
+        // Answered once the background write is adopted (FinishSnapshot), or now if there was nothing new to snapshot.
+        if (_snapshotWrite is not null) _snapshotWaiters.Add(new PendingRequest(r, from));
+        else Reply(from, new ClientReply { RequestId = r.RequestId, Version = _raft.Log.SnapshotIndex });
+    }
+
+    private readonly List<PendingRequest> _snapshotWaiters = new();
+
+    private void AnswerSnapshotWaiters()
+    {
+        foreach (var w in _snapshotWaiters) Reply(w.ReplyTo, new ClientReply { RequestId = w.Request.RequestId, Version = _raft.Log.SnapshotIndex });
+        _snapshotWaiters.Clear();
     }
 
     private void MaybeSnapshot(bool force = false)
@@ -56,11 +66,16 @@ public sealed partial class RaftServer
         _snapshotWrite = null;
         // A failed write is a storage failure like any other on the loop: fail-stop.
         var snapshot = write.GetAwaiter().GetResult();
-        if (!_storage.AdoptSnapshot(snapshot)) return; // a snapshot at least as new was installed from the leader meanwhile
+        if (!_storage.AdoptSnapshot(snapshot))
+        {
+            AnswerSnapshotWaiters();
+            return; // a snapshot at least as new was installed from the leader meanwhile
+        }
         var keep = (ulong)_options.EntriesKeptAfterSnapshot;
         var applied = snapshot.Index;
         _raft.Compact(snapshot, Math.Max(_raft.Log.SnapshotIndex, applied > keep ? applied - keep : 0));
         SnapshotsTaken++;
+        AnswerSnapshotWaiters();
         _log.LogInformation("snapshot at {Index}: {Bytes} bytes, written in the background in {Ms} ms", applied, snapshot.Data.Length, NowMs - started);
     }
 }
