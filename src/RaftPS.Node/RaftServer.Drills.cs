@@ -53,9 +53,12 @@ public sealed partial class RaftServer
         {
             DropRate = spec.DropRate, Delay = TimeSpan.FromMilliseconds(spec.DelayMs), PartitionedFrom = peers, Suspended = spec.SuspendMs > 0,
         };
-        // Reply before a suspension takes effect, and lift it by itself: a suspended node hears nothing, not even "resume".
-        Reply(from, new ClientReply { RequestId = r.RequestId });
+        // Drops, delays and partitions take effect before the client hears "done" (a drill's next write must not reach a
+        // node it just cut off); a suspension only after the reply, since a suspended node sends nothing, and it lifts by
+        // itself: a suspended node hears nothing, not even "resume".
         var generation = Interlocked.Increment(ref _faultGeneration);
+        _transport.Faults = settings with { Suspended = false };
+        Reply(from, new ClientReply { RequestId = r.RequestId });
         _transport.Faults = settings;
         _faultSpec = spec;
         _faultSuspendedUntilMs = spec.SuspendMs > 0 ? NowMs + spec.SuspendMs : 0;
