@@ -75,6 +75,12 @@ public class MultiProcessMembershipTests(ITestOutputHelper output)
             Assert.Equal(3, final.Members.Count(m => m.Role == MemberRoles.Voter));
             Assert.Contains(final.Members, m => m.Id == "n6");
         }
+        catch
+        {
+            // The joiners are not the cluster's processes: stop them here too when the scenario fails.
+            foreach (var p in joiners) p.Dispose();
+            throw;
+        }
         finally
         {
             stop.Cancel();
