@@ -1,10 +1,7 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net;
-using Microsoft.Extensions.Logging;
 using RaftPS.Consensus;
 using RaftPS.Node.StateMachine;
-using RaftPS.Node.Transport;
 using RaftPS.Protocol;
 
 namespace RaftPS.Node;
