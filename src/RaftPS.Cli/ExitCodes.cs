@@ -37,6 +37,8 @@ public static class ExitCodes
     public const int MembershipRejected = 11;
     /// <summary>The node refused the credential: none it accepts (unauthorized) or the wrong role, e.g. a client key for a membership change (forbidden).</summary>
     public const int AccessDenied = 12;
+    /// <summary>`verify`: a replica's state digest differs from the leader's at the same index (its state drifted).</summary>
+    public const int ReplicasDiffer = 13;
     /// <summary>Interrupted by Ctrl+C or SIGTERM (a running node instead stops cleanly with 0).</summary>
     public const int Interrupted = 130;
 
@@ -84,6 +86,7 @@ public static class ExitCodes
                address, change in progress, quorum would be lost, learner behind, removed id)
            12  access denied                       (RaftPS.Unauthorized: no accepted key; RaftPS.Forbidden: wrong role,
                e.g. a client key for an admin operation)
+           13  replicas differ                     (verify: a member's state digest differs from the leader's)
           130  interrupted (Ctrl+C / SIGTERM)
         """;
 }

@@ -107,6 +107,7 @@ internal sealed partial class CliApp(TextWriter stdout, TextWriter stderr)
             FaultCommand(),
             TransferCommand(),
             MemberCommand(),
+            VerifyCommand(),
             DemoCommand(),
             KeygenCommand(),
             VersionCommand(),

@@ -51,6 +51,11 @@ public sealed record NodeOptions
     public long SnapshotThresholdBytes { get; init; } = 64L << 20;
     /// <summary>Log entries kept in memory behind a snapshot so slightly lagging followers need no snapshot.</summary>
     public int EntriesKeptAfterSnapshot { get; init; } = 5000;
+    /// <summary>
+    /// The leader appends a digest checkpoint after this many applied entries (0: only on request): every replica hashes
+    /// its state at the checkpoint and compares with the leader's hash that the next checkpoint carries.
+    /// </summary>
+    public int DigestIntervalEntries { get; init; } = 10_000;
     public KvOptions Kv { get; init; } = new();
     /// <summary>Flow control and timeouts of snapshot streams to and from peers.</summary>
     public SnapshotStreamOptions SnapshotStreams { get; init; } = new();
@@ -83,6 +88,7 @@ public sealed record NodeOptions
         if (ElectionTicks <= HeartbeatTicks) throw new ArgumentException("ElectionTicks must exceed HeartbeatTicks");
         if (SnapshotThresholdBytes < 1024) throw new ArgumentException("SnapshotThresholdBytes must be at least 1 KiB");
         if (EntriesKeptAfterSnapshot < 0) throw new ArgumentException("EntriesKeptAfterSnapshot cannot be negative");
+        if (DigestIntervalEntries < 0) throw new ArgumentException("DigestIntervalEntries cannot be negative");
         if (MaxQueuedClientRequests < 1) throw new ArgumentException("MaxQueuedClientRequests must be positive");
         ArgumentNullException.ThrowIfNull(Credentials);
     }

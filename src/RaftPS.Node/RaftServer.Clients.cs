@@ -70,6 +70,9 @@ public sealed partial class RaftServer
             case ClientOp.Members or ClientOp.AddMember or ClientOp.RemoveMember or ClientOp.PromoteMember:
                 HandleMembership(r, from);
                 break;
+            case ClientOp.Checkpoint:
+                RequestCheckpoint(r, from);
+                break;
             case ClientOp.Get or ClientOp.List:
                 _readBatch.Add(new PendingRequest(r, from));
                 _pendingReads++;

@@ -54,6 +54,7 @@ public sealed partial class RaftServer
                 FlushBatches();
                 AdvanceMembership();
                 ProposeReplicatedSettings();
+                ProposeCheckpoint();
                 ProcessReady();
                 // A step-down (e.g. CheckQuorum) need not produce a Ready; answer the waiting clients anyway.
                 NoticeRoleChanges();

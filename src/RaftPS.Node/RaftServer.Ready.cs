@@ -56,6 +56,7 @@ public sealed partial class RaftServer
     private void Apply(Entry e)
     {
         if (e.Index <= _kv.AppliedIndex) return; // already in the installed snapshot
+        _entriesSinceCheckpoint++;
         if (e.Type != EntryType.Normal)
         {
             _kv.ApplyNoop(e.Index);
@@ -75,6 +76,7 @@ public sealed partial class RaftServer
             return;
         }
         var result = _kv.Apply(e.Index, cmd);
+        if (cmd.Checkpoint is { } checkpoint) OnCheckpointApplied(e.Index, checkpoint);
         if (_pendingWrites.Remove((cmd.ClientId, cmd.Sequence), out var w))
         {
             Reply(w.ReplyTo, new ClientReply
@@ -113,6 +115,7 @@ public sealed partial class RaftServer
             foreach (var m in _pendingMembership.Values.SelectMany(l => l)) Reply(m.ReplyTo, NotLeader(m.Request));
             _pendingMembership.Clear();
             _snapshotSender.CancelAll(); // streams carry this term's InstallSnapshot messages
+            FailCheckpointWaiters();
         }
         if (role != _lastRole || _raft.Term != _lastTerm)
             _log.LogInformation("{Node}: {Role} in term {Term} (leader {Leader})", _self.Id, role, _raft.Term, NameOf(_raft.Lead) ?? "unknown");

@@ -28,14 +28,14 @@ public sealed partial class RaftServer
         MaybeSnapshot(force: true);
         // Answered once the background write is adopted (FinishSnapshot), or now if there was nothing new to snapshot.
         if (_snapshotWrite is not null) _snapshotWaiters.Add(new PendingRequest(r, from));
-        else Reply(from, new ClientReply { RequestId = r.RequestId, Version = _raft.Log.SnapshotIndex });
+        else Reply(from, new ClientReply { RequestId = r.RequestId, Version = _storage.SnapshotIndex });
     }
 
     private readonly List<PendingRequest> _snapshotWaiters = new();
 
     private void AnswerSnapshotWaiters()
     {
-        foreach (var w in _snapshotWaiters) Reply(w.ReplyTo, new ClientReply { RequestId = w.Request.RequestId, Version = _raft.Log.SnapshotIndex });
+        foreach (var w in _snapshotWaiters) Reply(w.ReplyTo, new ClientReply { RequestId = w.Request.RequestId, Version = _storage.SnapshotIndex });
         _snapshotWaiters.Clear();
     }
 

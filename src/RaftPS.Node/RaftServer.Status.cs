@@ -23,6 +23,10 @@ public sealed partial class RaftServer
         ChangePending = _raft.ConfChangePending,
         Removed = _removed,
         Joining = !_everMember,
+        DigestIndex = _lastDigest?.AppliedIndex ?? 0,
+        Digest = _lastDigest is { } digest ? $"{digest.Hash:x32}" : null,
+        DigestVerifiedIndex = _digestVerifiedIndex,
+        DigestMismatch = _digestMismatch,
     };
 
     private void PublishStatus()
@@ -31,7 +35,8 @@ public sealed partial class RaftServer
         if (s.Term != _raft.Term || s.Role != _raft.Role.ToString() || s.CommitIndex != _raft.Log.Committed ||
             s.AppliedIndex != _kv.AppliedIndex || s.LastIndex != _raft.Log.LastIndex || s.Leader != NameOf(_raft.Lead) ||
             s.SnapshotIndex != _raft.Log.SnapshotIndex || s.Members.Count != _members.Members.Count || s.Removed != _removed ||
-            s.Joint != _raft.Config.Voters.IsJoint)
+            s.Joint != _raft.Config.Voters.IsJoint || s.DigestIndex != (_lastDigest?.AppliedIndex ?? 0) ||
+            s.DigestVerifiedIndex != _digestVerifiedIndex || s.DigestMismatch != _digestMismatch)
             _status = BuildStatus();
     }
 }

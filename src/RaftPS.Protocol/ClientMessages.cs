@@ -25,6 +25,12 @@ public enum ClientOp : byte
     GetFaults = 13,
     /// <summary>Take a snapshot of this node's state now and compact its log (that node only); the reply's Version is its index.</summary>
     Snapshot = 14,
+    /// <summary>
+    /// Ask the leader to append a digest checkpoint now: every replica hashes its state at that index, and the next
+    /// checkpoint carries the leader's hash for the others to compare. The reply's NodeStatus is the leader's, with
+    /// its digest at the checkpoint's index.
+    /// </summary>
+    Checkpoint = 15,
 }
 
 /// <summary>Why the leader refused a membership change (reply status <see cref="ReplyStatus.MembershipRejected"/>).</summary>
@@ -161,6 +167,14 @@ public sealed record NodeStatus
     public bool Removed { get; init; }
     /// <summary>This node holds no configuration yet: it waits to be added (started with --join).</summary>
     public bool Joining { get; init; }
+    /// <summary>Index of this replica's latest state digest (taken at a checkpoint entry); 0 when it has none yet.</summary>
+    public ulong DigestIndex { get; init; }
+    /// <summary>That digest as 32 hex digits; replicas that applied the same log agree on it at the same index.</summary>
+    public string? Digest { get; init; }
+    /// <summary>The latest index at which this replica compared its digest with the leader's and found them equal.</summary>
+    public ulong DigestVerifiedIndex { get; init; }
+    /// <summary>Set when this replica's digest differed from the leader's at the same index: its state drifted.</summary>
+    public string? DigestMismatch { get; init; }
 }
 
 /// <summary>A node's answer to a <see cref="ClientRequest"/>.</summary>

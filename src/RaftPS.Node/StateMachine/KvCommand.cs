@@ -38,6 +38,17 @@ public sealed record KvCommand(
         return new KvCommand(0, 0, timestampMs, default, "", null, null, null) { Settings = settings };
     }
 
+    /// <summary>
+    /// Set on a digest checkpoint (<see cref="ForCheckpoint"/>): applying it changes nothing but the applied index and
+    /// log time; each replica hashes its state at that index, and <see cref="KvCheckpoint.Reference"/>, the proposing
+    /// leader's digest at an earlier checkpoint, is what the others compare their own with.
+    /// </summary>
+    public KvCheckpoint? Checkpoint { get; init; }
+
+    /// <summary>A digest checkpoint carrying the leader's latest digest (null when it has none yet).</summary>
+    public static KvCommand ForCheckpoint(KvDigest? reference, long timestampMs = 0) =>
+        new(0, 0, timestampMs, default, "", null, null, null) { Checkpoint = new KvCheckpoint(reference) };
+
     /// <summary>Builds the command for a validated client write, stamped with the leader's clock.</summary>
     public static KvCommand FromRequest(ClientRequest request, long timestampMs)
     {
@@ -52,10 +63,14 @@ public sealed record KvCommand(
         && ClientId == other.ClientId && Sequence == other.Sequence && TimestampMs == other.TimestampMs
         && Op == other.Op && string.Equals(Key, other.Key, StringComparison.Ordinal)
         && BytesEqual(Value, other.Value) && ExpectedVersion == other.ExpectedVersion
-        && BytesEqual(ExpectedValue, other.ExpectedValue) && Equals(Settings, other.Settings);
+        && BytesEqual(ExpectedValue, other.ExpectedValue) && Equals(Settings, other.Settings)
+        && Equals(Checkpoint, other.Checkpoint);
 
     public override int GetHashCode() => HashCode.Combine(ClientId, Sequence, TimestampMs, Op, Key, Value?.Length, ExpectedVersion);
 
     internal static bool BytesEqual(byte[]? a, byte[]? b) =>
         a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 }
+
+/// <summary>The payload of a digest checkpoint: the proposing leader's digest at an earlier checkpoint, if it has one.</summary>
+public sealed record KvCheckpoint(KvDigest? Reference);

@@ -12,6 +12,10 @@ namespace RaftPS.Node.StateMachine;
 /// u8 2, i64 timestampMs, varint sessionTimeoutMs, varint maxSessions, varint maxValueBytes, varint maxTombstones,
 /// varint maxClockStepMs. Values are checked when applied, not when decoded, so every replica rejects the same ones.
 /// </para>
+/// <para>
+/// A digest checkpoint (<see cref="KvCommand.ForCheckpoint"/>) starts with byte 3: u8 3, i64 timestampMs, u8 hasReference,
+/// then, when set, varint index and the 128-bit hash (u64 high, u64 low).
+/// </para>
 /// </summary>
 public static class KvCommandCodec
 {
@@ -19,6 +23,9 @@ public static class KvCommandCodec
 
     /// <summary>First byte of a settings command.</summary>
     public const byte SettingsKind = 2;
+
+    /// <summary>First byte of a digest checkpoint.</summary>
+    public const byte CheckpointKind = 3;
 
     private const byte HasValue = 1, HasExpectedVersion = 2, HasExpectedValue = 4;
     private const byte KnownFlags = HasValue | HasExpectedVersion | HasExpectedValue;
@@ -53,6 +60,19 @@ public static class KvCommandCodec
             w.VarU64((ulong)s.MaxClockStepMs);
             return;
         }
+        if (c.Checkpoint is { } checkpoint)
+        {
+            w.U8(CheckpointKind);
+            w.I64(c.TimestampMs);
+            w.U8(checkpoint.Reference is null ? (byte)0 : (byte)1);
+            if (checkpoint.Reference is { } reference)
+            {
+                w.VarU64(reference.AppliedIndex);
+                w.I64((long)(ulong)(reference.Hash >> 64));
+                w.I64((long)(ulong)reference.Hash);
+            }
+            return;
+        }
         w.U8(FormatVersion);
         w.VarU64(c.ClientId);
         w.VarU64(c.Sequence);
@@ -76,6 +96,8 @@ public static class KvCommandCodec
         byte format = r.U8("format");
         if (format == SettingsKind)
             return DecodeSettings(ref r);
+        if (format == CheckpointKind)
+            return DecodeCheckpoint(ref r);
         if (format != FormatVersion)
             throw new KvCommandFormatException($"unknown command format {format} (expected {FormatVersion})");
         ulong clientId = r.VarU64("clientId");
@@ -108,6 +130,20 @@ public static class KvCommandCodec
         {
             Settings = new KvSettings(timeout, maxSessions, maxValue, maxTombstones, step),
         };
+    }
+
+    private static KvCommand DecodeCheckpoint(ref BinReader r)
+    {
+        long timestamp = r.I64("timestamp");
+        byte hasReference = r.U8("reference flag");
+        KvDigest? reference = hasReference switch
+        {
+            0 => null,
+            1 => new KvDigest(r.VarU64("reference index"), new UInt128((ulong)r.I64("reference hash"), (ulong)r.I64("reference hash"))),
+            _ => throw new KvCommandFormatException($"unknown checkpoint reference flag {hasReference}"),
+        };
+        r.End();
+        return KvCommand.ForCheckpoint(reference, timestamp);
     }
 
     private static long Signed(ulong v, long max) =>

@@ -35,6 +35,14 @@ public sealed class KvSnapshotView
     public bool SettingsFromLog { get; }
     public int Count => _items.Length;
 
+    /// <summary>The state's digest (see <see cref="KvStateMachine.Digest"/>); like <see cref="Serialize"/>, safe on any thread.</summary>
+    public KvDigest Digest()
+    {
+        Span<byte> hash = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(Serialize(), hash);
+        return new KvDigest(AppliedIndex, BinaryPrimitives.ReadUInt128BigEndian(hash));
+    }
+
     /// <summary>The snapshot bytes, checksum included.</summary>
     public byte[] Serialize()
     {

@@ -202,12 +202,7 @@ public sealed partial class KvStateMachine
     /// their local options, and any drift (a key, a session, a setting, log time) shows. It costs one snapshot's worth of
     /// work: call it every so often, not per entry.
     /// </summary>
-    public KvDigest Digest()
-    {
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(TakeSnapshot(), hash);
-        return new KvDigest(AppliedIndex, BinaryPrimitives.ReadUInt128BigEndian(hash));
-    }
+    public KvDigest Digest() => CaptureSnapshot().Digest();
 
     private static KvItem ReadItem(ref BinReader r, ulong appliedIndex, bool withValue)
     {

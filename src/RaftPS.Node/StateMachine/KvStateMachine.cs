@@ -109,6 +109,8 @@ public sealed partial class KvStateMachine
         AdvanceLogTime(command.TimestampMs);
         if (command.Settings is { } settings)
             return ApplySettings(command, settings);
+        if (command.Checkpoint is not null)
+            return new KvResult(0, 0, ReplyStatus.Ok, AppliedIndex, null); // the node hashes the state; nothing changes
         ExpireIdleSessions();
 
         // A write without a session cannot be deduplicated; the validator rejects it before proposing.

@@ -30,6 +30,7 @@ public static class KvValidator
             case ClientOp.PromoteMember:
             case ClientOp.GetFaults:
             case ClientOp.Snapshot:
+            case ClientOp.Checkpoint:
                 return Ok(); // not state machine operations: the node checks them itself
 
             case ClientOp.List:

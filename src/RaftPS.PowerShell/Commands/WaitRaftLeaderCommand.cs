@@ -47,7 +47,7 @@ public sealed class WaitRaftLeaderCommand : RaftClientCmdlet
         while (true)
         {
             var states = ClusterStates();
-            var leader = states.FirstOrDefault(s => s.IsLeader && !ExcludeId.Contains(s.Id, StringComparer.OrdinalIgnoreCase));
+            var leader = CurrentLeader(states);
             if (leader is not null)
             {
                 progress.RecordType = ProgressRecordType.Completed;
@@ -67,5 +67,19 @@ public sealed class WaitRaftLeaderCommand : RaftClientCmdlet
         WriteProgress(progress);
         string excluded = ExcludeId.Length == 0 ? "" : $" other than {string.Join(", ", ExcludeId)}";
         Terminate(RaftErrorId.Timeout, ErrorCategory.OperationTimeout, $"No leader{excluded} within {TimeoutSeconds} s; last seen: {lastSeen}.", ActiveConnection);
+    }
+
+    /// <summary>
+    /// The leader of the newest term any node reports, unless excluded. A deposed leader can still call itself leader
+    /// for a moment (until a message of the new term reaches it, Raft §5.1), and a node at a higher term than every
+    /// leader means an election is under way: neither is the leader yet.
+    /// </summary>
+    private NodeState? CurrentLeader(IReadOnlyList<NodeState> states)
+    {
+        var answered = states.Where(s => s.Role != "Unreachable").ToList();
+        if (answered.Count == 0) return null;
+        ulong newest = answered.Max(s => s.Term);
+        var leader = answered.FirstOrDefault(s => s.IsLeader && s.Term == newest);
+        return leader is null || ExcludeId.Contains(leader.Id, StringComparer.OrdinalIgnoreCase) ? null : leader;
     }
 }

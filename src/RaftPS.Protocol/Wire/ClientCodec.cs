@@ -34,7 +34,7 @@ public static class ClientCodec
         Faults = 128,
     }
 
-    private const ClientOp LastOp = ClientOp.Snapshot;
+    private const ClientOp LastOp = ClientOp.Checkpoint;
     private const ReplyStatus LastStatus = ReplyStatus.Forbidden;
 
     public static void Write(WireWriter w, ClientRequest r)
@@ -236,7 +236,16 @@ public static class ClientCodec
             w.WriteVarUInt64(m.Lag);
             w.WriteBool(m.Reachable);
         }
-        w.WriteByte((byte)((s.Joint ? 1 : 0) | (s.ChangePending ? 2 : 0) | (s.Removed ? 4 : 0) | (s.Joining ? 8 : 0)));
+        bool digest = s.Digest is not null, mismatch = s.DigestMismatch is not null;
+        w.WriteByte((byte)((s.Joint ? 1 : 0) | (s.ChangePending ? 2 : 0) | (s.Removed ? 4 : 0) | (s.Joining ? 8 : 0)
+            | (digest ? 16 : 0) | (mismatch ? 32 : 0)));
+        if (digest)
+        {
+            w.WriteVarUInt64(s.DigestIndex);
+            w.WriteString(s.Digest!);
+            w.WriteVarUInt64(s.DigestVerifiedIndex);
+        }
+        if (mismatch) w.WriteString(s.DigestMismatch!);
     }
 
     private static NodeStatus ReadStatus(ref WireReader rd)
@@ -260,7 +269,16 @@ public static class ClientCodec
             };
         }
         byte flags = rd.ReadByte();
-        if ((flags & ~15) != 0) throw new WireFormatException($"unknown status flags {flags:x2}");
+        if ((flags & ~63) != 0) throw new WireFormatException($"unknown status flags {flags:x2}");
+        ulong digestIndex = 0, verified = 0;
+        string? digest = null;
+        if ((flags & 16) != 0)
+        {
+            digestIndex = rd.ReadVarUInt64();
+            digest = rd.ReadString();
+            verified = rd.ReadVarUInt64();
+        }
+        string? mismatch = (flags & 32) != 0 ? rd.ReadString() : null;
         return new NodeStatus
         {
             Id = id,
@@ -276,6 +294,10 @@ public static class ClientCodec
             ChangePending = (flags & 2) != 0,
             Removed = (flags & 4) != 0,
             Joining = (flags & 8) != 0,
+            DigestIndex = digestIndex,
+            Digest = digest,
+            DigestVerifiedIndex = verified,
+            DigestMismatch = mismatch,
         };
     }
 

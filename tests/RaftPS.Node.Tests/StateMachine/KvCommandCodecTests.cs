@@ -23,6 +23,9 @@ public class KvCommandCodecTests
         ["empty key (apply rejects it)"] = Put(1, 1, "", "v"),
         ["read op (apply rejects it)"] = new(1, 1, 0, ClientOp.Get, "k", null, null, null),
         ["large value"] = new(1, 1, 0, ClientOp.Put, "big", Enumerable.Range(0, 1 << 20).Select(i => (byte)i).ToArray(), null, null),
+        ["checkpoint without reference"] = KvCommand.ForCheckpoint(null, timestampMs: 5),
+        ["checkpoint with reference"] = KvCommand.ForCheckpoint(new KvDigest(77, new UInt128(0xFEDC_BA98_7654_3210, 0x0123_4567_89AB_CDEF)), 1_700_000_000_000),
+        ["checkpoint with extreme reference"] = KvCommand.ForCheckpoint(new KvDigest(ulong.MaxValue, UInt128.MaxValue), -1),
     };
 
     public static TheoryData<string> RoundTripNames => new(RoundTrips.Keys);
@@ -81,6 +84,9 @@ public class KvCommandCodecTests
         ["varint too long"] = () => [1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
         ["key length beyond data"] = () => With(Good, 15, 0x7F),
         ["huge key length"] = () => [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F],
+        ["checkpoint reference flag 2"] = () => [3, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        ["checkpoint trailing byte"] = () => [.. KvCommandCodec.Encode(KvCommand.ForCheckpoint(null)), 0],
+        ["unknown kind 4"] = () => With(KvCommandCodec.Encode(KvCommand.ForCheckpoint(null)), 0, 4),
     };
 
     public static TheoryData<string> BadDataNames => new(BadData.Keys);
@@ -100,6 +106,32 @@ public class KvCommandCodecTests
         Assert.Equal(Cas(300, 70_000, "key", "value", 5, "old", ts: 123), KvCommandCodec.Decode(good));
         for (int len = 0; len < good.Length; len++)
             Assert.Throws<KvCommandFormatException>(() => KvCommandCodec.Decode(good.AsSpan(0, len)));
+    }
+
+    [Fact]
+    public void Every_truncation_of_a_checkpoint_is_rejected()
+    {
+        var good = KvCommandCodec.Encode(KvCommand.ForCheckpoint(new KvDigest(300, UInt128.MaxValue - 5), 42));
+        Assert.Equal(KvCommandCodec.CheckpointKind, good[0]);
+        for (int len = 0; len < good.Length; len++)
+            Assert.Throws<KvCommandFormatException>(() => KvCommandCodec.Decode(good.AsSpan(0, len)));
+    }
+
+    [Fact]
+    public void A_checkpoint_changes_nothing_but_the_applied_index_and_log_time()
+    {
+        var sm = new KvStateMachine();
+        sm.Apply(1, Put(1, 1, "k", "v", ts: 1000));
+        var before = sm.Digest();
+        var r = sm.Apply(2, KvCommand.ForCheckpoint(before, timestampMs: 1000));
+        Assert.Equal(ReplyStatus.Ok, r.Status);
+        Assert.Equal(2UL, sm.AppliedIndex);
+        Assert.Equal("v", System.Text.Encoding.UTF8.GetString(sm.Get("k")!.Value));
+        // Same state apart from the index: another replica at index 2 must hash the same.
+        var other = new KvStateMachine();
+        other.Apply(1, Put(1, 1, "k", "v", ts: 1000));
+        other.Apply(2, KvCommand.ForCheckpoint(null, timestampMs: 1000));
+        Assert.Equal(sm.Digest(), other.Digest());
     }
 
     [Fact]
