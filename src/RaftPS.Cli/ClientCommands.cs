@@ -279,7 +279,7 @@ internal sealed partial class CliApp
     {
         var o = new ClientOptions();
         var command = new Command("status",
-            "Show every node: role, term, leader, commit, applied and last log index. Unreachable nodes are listed as such.\n" +
+            "Show every node: role, term, leader, commit, applied and last log index, and any replica whose state digest differs from the leader's. Unreachable nodes are listed as such.\n" +
             "Exit code 6 when no node answers.");
         o.AddTo(command);
         command.SetAction((pr, ct) =>
@@ -338,6 +338,9 @@ internal sealed partial class CliApp
                         w.WriteNumber("snapshotIndex", s.SnapshotIndex);
                         w.WriteString("member", MemberRole(s, leader?.Status));
                         if (leader?.Status?.Members.FirstOrDefault(m => m.Id == s.Id) is { } seen) w.WriteNumber("lag", seen.Lag);
+                        w.WriteNumber("digestIndex", s.DigestIndex);
+                        if (s.Digest is null) w.WriteNull("digest"); else w.WriteString("digest", s.Digest);
+                        if (s.DigestMismatch is not null) w.WriteString("digestMismatch", s.DigestMismatch);
                     }
                     else
                     {
@@ -355,6 +358,8 @@ internal sealed partial class CliApp
                 : [r.Id ?? "?", r.Endpoint, "unreachable", "-", "-", "-", "-", "-", "-", "-"]));
             _out.WriteLine($"{reachable.Length} of {rows.Length} nodes reachable; " +
                            (leader is null ? "no leader" : $"leader {leader.Status!.Id} in term {Num(leader.Status.Term)}"));
+            foreach (var r in reachable.Where(r => r.Status!.DigestMismatch is not null))
+                _out.WriteLine($"{r.Status!.Id}: STATE DRIFT: {r.Status.DigestMismatch}");
         }
         if (reachable.Length == 0)
             throw new RaftUnavailableException($"no node answered a status request within {options.Deadline.TotalSeconds:0.###} s", options.Endpoints);

@@ -14,7 +14,7 @@
         'Connect-RaftCluster', 'Disconnect-RaftCluster',
         'Set-RaftValue', 'Get-RaftValue', 'Remove-RaftValue',
         'Get-RaftMember', 'Add-RaftMember', 'Remove-RaftMember', 'Move-RaftLeader',
-        'Set-RaftFault', 'Clear-RaftFault', 'Get-RaftFault', 'Save-RaftSnapshot',
+        'Set-RaftFault', 'Clear-RaftFault', 'Get-RaftFault', 'Save-RaftSnapshot', 'Test-RaftReplica',
         'New-RaftHistory', 'Add-RaftHistoryOperation', 'Import-RaftHistory', 'Export-RaftHistory', 'Test-RaftHistory',
         'Start-RaftWorkload', 'Wait-RaftWorkload', 'Stop-RaftWorkload'
     )

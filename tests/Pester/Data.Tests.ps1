@@ -172,6 +172,37 @@ Describe 'Tab completion' {
     }
 }
 
+Describe 'Test-RaftReplica and Save-RaftSnapshot' {
+    It 'shows every replica agreeing with the leader at a new checkpoint' {
+        Set-RaftValue -Key replica/a -Value 1
+        $r = @(Test-RaftReplica -TimeoutSeconds 30)
+        $r.Count | Should -Be 3
+        $r[0].PSObject.TypeNames[0] | Should -Be 'RaftPS.ReplicaState'
+        $r | ForEach-Object { $_.State | Should -Be 'Agrees' -Because $_.Detail }
+        $r.CheckpointIndex | Select-Object -Unique | Should -HaveCount 1
+        # Replicas that report a digest at the same index report the same digest.
+        $r | Group-Object DigestIndex | ForEach-Object { @($_.Group.Digest | Select-Object -Unique).Count | Should -Be 1 }
+        Test-RaftReplica -Quiet | Should -BeTrue
+    }
+
+    It 'reports each node''s digest in Get-RaftNode' {
+        $null = Test-RaftReplica -Quiet
+        Get-RaftNode | ForEach-Object {
+            $_.DigestIndex | Should -BeGreaterThan 0
+            $_.Digest | Should -Match '^[0-9a-f]{32}$'
+            $_.DigestMismatch | Should -BeNullOrEmpty
+        }
+    }
+
+    It 'answers Save-RaftSnapshot with the index of the snapshot it took' {
+        Set-RaftValue -Key snap/a -Value 1
+        $applied = (Get-RaftNode -Id n2).AppliedIndex
+        $s = Save-RaftSnapshot -Id n2 -Confirm:$false
+        $s.Id | Should -Be 'n2'
+        $s.SnapshotIndex | Should -BeGreaterOrEqual $applied
+    }
+}
+
 Describe 'Move-RaftLeader' {
     It 'hands leadership to a follower' {
         $old = Wait-RaftLeader

@@ -80,6 +80,7 @@ Describe 'Failure drills on <Mode> hosts' -Tag Drill -ForEach $modes {
             $outcome.Result.Verified | Should -Be $outcome.Result.LedgerWrites
             $outcome.Verdict.TimedOut | Should -BeFalse -Because 'the checker must reach a verdict'
             $outcome.Verdict.IsLinearizable | Should -BeTrue -Because "$($outcome.Verdict.Explanation) (history: $($outcome.HistoryPath))"
+            $outcome.Drifted | Should -BeNullOrEmpty -Because "every running replica must hash the same state ($(($outcome.Drifted | ForEach-Object { "$($_.Id) $($_.State) $($_.Detail)" }) -join '; '))"
         }
 
         function Skip-IfUnsupported {

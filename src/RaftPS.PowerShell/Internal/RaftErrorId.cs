@@ -34,4 +34,6 @@ public static class RaftErrorId
     public const string LearnerBehind = "LearnerBehind";
     /// <summary>The id belonged to a removed member and cannot be reused.</summary>
     public const string RemovedId = "RemovedId";
+    /// <summary>Test-RaftReplica: a member's state digest differs from the leader's at the same index.</summary>
+    public const string ReplicasDiffer = "ReplicasDiffer";
 }

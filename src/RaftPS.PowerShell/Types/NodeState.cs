@@ -23,6 +23,12 @@ public sealed class NodeState
     public bool ChangePending { get; init; }
     /// <summary>This node was removed from the cluster; it no longer campaigns or serves.</summary>
     public bool Removed { get; init; }
+    /// <summary>Index of this replica's latest state digest (taken at a checkpoint entry; see Test-RaftReplica).</summary>
+    public ulong DigestIndex { get; init; }
+    /// <summary>That digest, 32 hex digits; replicas agree on it at the same index.</summary>
+    public string? Digest { get; init; }
+    /// <summary>Set when this replica found its digest differing from the leader's: its state drifted.</summary>
+    public string? DigestMismatch { get; init; }
 
     public bool IsLeader => string.Equals(Role, "Leader", StringComparison.OrdinalIgnoreCase);
 
@@ -41,6 +47,9 @@ public sealed class NodeState
         Joint = s.Joint,
         ChangePending = s.ChangePending,
         Removed = s.Removed,
+        DigestIndex = s.DigestIndex,
+        Digest = s.Digest,
+        DigestMismatch = s.DigestMismatch,
     };
 
     internal static NodeState Unreachable(string id, string endpoint) => new() { Id = id, Endpoint = endpoint, Role = "Unreachable" };

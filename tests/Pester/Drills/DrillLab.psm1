@@ -333,7 +333,7 @@ function Complete-DrillWorkload {
     <#
     .SYNOPSIS
         Stops a workload (reading every key back) and checks its history; a history that fails is saved under
-        $env:RAFTPS_DRILL_ARTIFACTS (or the temp folder) for Test-RaftHistory -Path. Returns Result, Verdict, HistoryPath.
+        $env:RAFTPS_DRILL_ARTIFACTS (or the temp folder) for Test-RaftHistory -Path. Returns Result, Verdict, HistoryPath, Replicas (Test-RaftReplica) and Drifted (running members that do not agree).
     #>
     param([Parameter(Mandatory)] $lab, [Parameter(Mandatory)] $Workload, [string] $Name = 'drill')
     $result = Stop-RaftWorkload $Workload -Confirm:$false -ErrorAction Stop
@@ -345,9 +345,15 @@ function Complete-DrillWorkload {
         Export-RaftHistory -History $Workload.History -Path $path -Confirm:$false
         Write-Host "history of the failed drill saved to $path"
     }
+    # Replicas cannot drift: every running member hashes the same state at one checkpoint.
+    $running = @($lab.Nodes.Values | Where-Object Running | ForEach-Object Id)
+    $replicas = @(Test-RaftReplica -Connection $lab.Connection -TimeoutSeconds 45 -ErrorAction SilentlyContinue -ErrorVariable replicaErrors)
+    if ($replicaErrors -and -not $replicas) { throw "Test-RaftReplica failed: $($replicaErrors[0])" }
+    $drifted = @($replicas | Where-Object { $_.State -eq 'Differs' -or ($_.Id -in $running -and -not $_.Agrees) })
+    Write-Host ("{0}: replicas at checkpoint {1}: {2}" -f $Name, $replicas[0].CheckpointIndex, (($replicas | ForEach-Object { "$($_.Id) $($_.State)" }) -join ', '))
     Write-Host ("{0}: {1} ops ({2} acknowledged writes, {3} unknown, {4} reads), {5} ledger keys read back; {6}" -f
         $Name, $result.Operations, $result.Acknowledged, $result.Unknown, $result.Reads, $result.Verified, $verdict.Explanation)
-    [pscustomobject]@{ Result = $result; Verdict = $verdict; HistoryPath = $path }
+    [pscustomobject]@{ Result = $result; Verdict = $verdict; HistoryPath = $path; Replicas = $replicas; Drifted = $drifted }
 }
 
 function Remove-DrillLab {

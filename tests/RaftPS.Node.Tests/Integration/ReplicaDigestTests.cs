@@ -53,11 +53,27 @@ public class ReplicaDigestTests
         await using var cluster = InProcessCluster.Start(3);
         var leader = await cluster.WaitForLeaderAsync();
         await using var client = RaftClient.Create(cluster.Cluster, Patient);
+        string victim = await AlterAFollowersStateAsync(cluster, client, leader);
+
+        var check = await client.VerifyReplicasAsync(TimeSpan.FromSeconds(20));
+
+        Assert.False(check.Consistent, Describe(check));
+        var differing = check.Replicas.Where(r => r.State == ReplicaDigestState.Differs).Select(r => r.Id).ToArray();
+        Assert.True(differing.SequenceEqual([victim]), $"expected only {victim} to differ: {Describe(check)}");
+        // It compared itself with the leader's digest and says so in its status.
+        await Eventually(() => cluster.Servers[victim]!.Status.DigestMismatch is not null);
+        Assert.Contains("differs from the leader's", cluster.Servers[victim]!.Status.DigestMismatch);
+    }
+
+    /// <summary>
+    /// A follower snapshots its state, stops, and its snapshot is edited behind its back (checksums made valid again):
+    /// the kind of drift no checksum catches, only a comparison with the other replicas. Returns the follower's id once
+    /// it runs again on the altered state.
+    /// </summary>
+    internal static async Task<string> AlterAFollowersStateAsync(InProcessCluster cluster, RaftClient client, RaftServer leader)
+    {
         await client.PutAsync("drift/k", "original-AAAA");
         for (int i = 0; i < 10; i++) await client.PutAsync($"other{i}", "x");
-
-        // A follower snapshots its state, stops, and its snapshot is edited behind its back (checksums made valid
-        // again): the kind of drift no checksum catches, only a comparison with the other replicas.
         string victim = cluster.Cluster.Members.Select(m => m.Id).First(id => id != leader.Status.Id);
         var endpoint = cluster.Cluster.Members.Single(m => m.Id == victim).ResolveEndPoint();
         await Eventually(() => cluster.Servers[victim]!.Status.AppliedIndex >= leader.Status.AppliedIndex);
@@ -73,15 +89,7 @@ public class ReplicaDigestTests
         RaftStorage.WriteSnapshotFile(dir, snapshot with { Data = data }, fsync: true);
         cluster.StartNode(victim);
         await Eventually(() => cluster.Servers[victim]!.Status.AppliedIndex >= index && cluster.Servers[victim]!.Status.Leader is not null);
-
-        var check = await client.VerifyReplicasAsync(TimeSpan.FromSeconds(20));
-
-        Assert.False(check.Consistent, Describe(check));
-        var differing = check.Replicas.Where(r => r.State == ReplicaDigestState.Differs).Select(r => r.Id).ToArray();
-        Assert.True(differing.SequenceEqual([victim]), $"expected only {victim} to differ: {Describe(check)}");
-        // It compared itself with the leader's digest and says so in its status.
-        await Eventually(() => cluster.Servers[victim]!.Status.DigestMismatch is not null);
-        Assert.Contains("differs from the leader's", cluster.Servers[victim]!.Status.DigestMismatch);
+        return victim;
     }
 
     private static byte[] Replace(byte[] data, string from, string to)

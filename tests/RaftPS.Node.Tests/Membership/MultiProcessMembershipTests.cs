@@ -97,6 +97,9 @@ public class MultiProcessMembershipTests(ITestOutputHelper output)
                 var item = await admin.GetAsync(key);
                 Assert.True(value == Encoding.UTF8.GetString(item.Value), $"lost acknowledged write {key}={value}");
             }
+            // The replicas that went through all of it (joined by snapshot or log, survived leader removal) hold the same state.
+            var check = await admin.VerifyReplicasAsync(TimeSpan.FromSeconds(30));
+            Assert.True(check.Complete, "replica digests: " + string.Join("; ", check.Replicas.Select(r => $"{r.Id} {r.State} {r.Detail}")));
         }
         finally
         {
