@@ -37,6 +37,11 @@ Describe 'The RaftPS module manifest' {
     It 'ships its format file with a view for every output type' {
         $views = ([xml](Get-Content (Join-Path (Get-RaftModulePath) 'RaftPS.Format.ps1xml') -Raw)).Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName
         foreach ($t in 'RaftPS.Value', 'RaftPS.NodeState', 'RaftPS.NodeProcess', 'RaftPS.Member', 'RaftPS.Connection') { $views | Should -Contain $t }
+        # Every type of ours that a cmdlet declares as output has a view, so none prints as a wall of properties.
+        $declared = @(Get-Command -Module RaftPS -CommandType Cmdlet | ForEach-Object { $_.OutputType.Type } |
+            Where-Object { $_ -and $_.FullName -like 'RaftPS.*' } | ForEach-Object FullName | Sort-Object -Unique)
+        $declared.Count | Should -BeGreaterThan 8
+        foreach ($t in $declared) { $views | Should -Contain $t -Because "cmdlets emit $t" }
     }
 }
 

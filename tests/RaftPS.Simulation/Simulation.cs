@@ -367,14 +367,15 @@ public sealed class Simulation
             {
                 // A new leader whose log holds uncommitted entries before its no-op: the Figure 8 setting.
                 n.OldTailLeaderTerm = raft.Log.Committed + 1 < raft.Log.LastIndex ? raft.Term : 0;
-                if (_o.Membership && !_healed && _rng.Next(3) == 0)
+                if (_o.Membership && !_healed && _rng.Next(2) == 0)
                 {
                     // An operator retrying a membership change right after a failover: the new leader is asked before
                     // its no-op commits, possibly with the previous leader's change still uncommitted in its log.
                     var term = raft.Term;
                     Schedule(_rng.Next(2 * TickUnits), () =>
                     {
-                        if (n.Up && !n.Paused && n.Raft!.Role == Role.Leader && n.Raft.Term == term) ChangeMembership(n);
+                        if (n.Up && !n.Paused && n.Raft!.Role == Role.Leader && n.Raft.Term == term)
+                            ChangeMembership(n, direct: n.Raft.Log.Term(n.Raft.Log.Committed) != term);
                     });
                 }
             }
@@ -635,8 +636,10 @@ public sealed class Simulation
         foreach (var a in group) foreach (var b in _nodes.Select(x => x.Id).Where(x => !group.Contains(x))) { _cut.Add((a, b)); _cut.Add((b, a)); }
         _lastMinority = minority;
         Trace($"figure 8: leader n{leader.Id} (term {leader.Raft.Term}) cut off with minority {{{string.Join(",", minority)}}}");
-        // With membership changes, the entry that reaches only the minority is sometimes a configuration change.
-        if (_o.Membership && _rng.Next(2) == 0) ChangeMembership(leader);
+        // With membership changes, the entry that reaches only the minority is sometimes a configuration change; always
+        // asked for while the leader's no-op is uncommitted (a correct leader refuses then: the 2015 single-server bug).
+        bool noopPending = leader.Raft.Log.Term(leader.Raft.Log.Committed) != leader.Raft.Term;
+        if (_o.Membership && (noopPending || _rng.Next(2) == 0)) ChangeMembership(leader, direct: noopPending);
         var incarnation = leader.Incarnation;
         Schedule((1 + _rng.Next(6)) * TickUnits, () =>
         {
@@ -671,15 +674,16 @@ public sealed class Simulation
     /// <summary>Asks the leader for a configuration change: leave a joint configuration, add or remove one voter
     /// (thesis §4.1), or move to an arbitrary voter set through a joint configuration (paper §6); nodes outside the voters
     /// are sometimes learners. The core may refuse (one change at a time); that is fine.</summary>
-    private void ChangeMembership(SimNode leader)
+    /// <param name="direct">Propose a change straight to the core (no planner, no hand-off), as a careless operator would.</param>
+    private void ChangeMembership(SimNode leader, bool direct = false)
     {
         var cfg = leader.Raft!.Config;
-        if (_rng.Next(3) == 0)
+        if (!direct && _rng.Next(3) == 0)
         {
             PlannedMembershipStep(leader);
             return;
         }
-        if (cfg.Voters.IsJoint && _rng.Next(3) == 0)
+        if (!direct && cfg.Voters.IsJoint && _rng.Next(3) == 0)
         {
             // Leadership changes while joint: the next leader must finish (or keep) the joint change correctly.
             var heir = cfg.Voters.Ids.Where(id => id != leader.Id).ToArray();

@@ -31,15 +31,6 @@ public sealed class GetRaftMemberCommand : RaftClientCmdlet
 
     protected override void ProcessRecord()
     {
-        TryRun(() =>
-        {
-            var members = Await(ct => Client.MembersAsync(ct)).Members.Select(Member.From).ToArray();
-            var patterns = Id?.Select(i => WildcardPattern.Get(i, WildcardOptions.IgnoreCase)).ToArray();
-            foreach (var m in members)
-                if (patterns is null || patterns.Any(p => p.IsMatch(m.Id))) WriteObject(m);
-            foreach (var id in Id ?? [])
-                if (!WildcardPattern.ContainsWildcardCharacters(id) && !members.Any(m => string.Equals(m.Id, id, StringComparison.OrdinalIgnoreCase)))
-                    Fail(RaftErrorId.NotFound, ErrorCategory.ObjectNotFound, $"'{id}' is not a member of cluster '{ActiveConnection.ClusterName}'.", id);
-        }, ActiveConnection);
+        TryRun(() => WriteMatchingIds(Await(ct => Client.MembersAsync(ct)).Members.Select(Member.From).ToArray(), m => m.Id, Id), ActiveConnection);
     }
 }

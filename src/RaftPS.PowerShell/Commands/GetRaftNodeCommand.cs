@@ -35,19 +35,6 @@ public sealed class GetRaftNodeCommand : RaftClientCmdlet
 
     protected override void ProcessRecord()
     {
-        var states = ClusterStates();
-        if (Id is null)
-        {
-            WriteObject(states, enumerateCollection: true);
-            return;
-        }
-        foreach (var id in Id)
-        {
-            var pattern = WildcardPattern.Get(id, WildcardOptions.IgnoreCase);
-            var matches = states.Where(s => pattern.IsMatch(s.Id)).ToArray();
-            if (matches.Length == 0 && !WildcardPattern.ContainsWildcardCharacters(id))
-                Fail(RaftErrorId.NotFound, ErrorCategory.ObjectNotFound, $"'{id}' is not a member of cluster '{ActiveConnection.ClusterName}'.", id);
-            WriteObject(matches, enumerateCollection: true);
-        }
+        WriteMatchingIds(ClusterStates(), s => s.Id, Id);
     }
 }

@@ -107,6 +107,20 @@ public abstract class RaftClientCmdlet : RaftCmdlet
         return list;
     }
 
+    /// <summary>
+    /// Writes the items whose id matches one of <paramref name="ids"/> (wildcards, any case), each once and in order; all
+    /// of them when <paramref name="ids"/> is null. An id without wildcards that matches nothing is a NotFound error.
+    /// </summary>
+    protected void WriteMatchingIds<T>(IReadOnlyList<T> items, Func<T, string> idOf, string[]? ids)
+    {
+        var patterns = ids?.Select(i => WildcardPattern.Get(i, WildcardOptions.IgnoreCase)).ToArray();
+        foreach (var item in items)
+            if (patterns is null || patterns.Any(p => p.IsMatch(idOf(item)))) WriteObject(item);
+        foreach (var id in ids ?? [])
+            if (!WildcardPattern.ContainsWildcardCharacters(id) && !items.Any(i => string.Equals(idOf(i), id, StringComparison.OrdinalIgnoreCase)))
+                Fail(RaftErrorId.NotFound, ErrorCategory.ObjectNotFound, $"'{id}' is not a member of cluster '{ActiveConnection.ClusterName}'.", id);
+    }
+
     /// <summary>The UDP endpoint of member <paramref name="id"/>, or a NotFound error (non-terminating) and null.</summary>
     protected IPEndPoint? ResolveMember(string id)
     {
