@@ -75,6 +75,8 @@ public sealed record NodeOptions
     public bool Insecure { get; init; }
     /// <summary>Client requests that may wait in the loop's ingress queue; beyond it new ones are answered "busy".</summary>
     public int MaxQueuedClientRequests { get; init; } = 10_000;
+    /// <summary>Peer messages waiting for the event loop beyond which more are dropped (and counted), like lost datagrams.</summary>
+    public int MaxQueuedPeerMessages { get; init; } = 50_000;
     /// <summary>Seed for election-timeout randomness; null derives one from the clock.</summary>
     public int? RandomSeed { get; init; }
 
@@ -90,6 +92,7 @@ public sealed record NodeOptions
         if (EntriesKeptAfterSnapshot < 0) throw new ArgumentException("EntriesKeptAfterSnapshot cannot be negative");
         if (DigestIntervalEntries < 0) throw new ArgumentException("DigestIntervalEntries cannot be negative");
         if (MaxQueuedClientRequests < 1) throw new ArgumentException("MaxQueuedClientRequests must be positive");
+        if (MaxQueuedPeerMessages < 1) throw new ArgumentException("MaxQueuedPeerMessages must be positive");
         ArgumentNullException.ThrowIfNull(Credentials);
     }
 }

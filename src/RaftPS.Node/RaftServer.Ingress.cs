@@ -23,6 +23,28 @@ public sealed partial class RaftServer
         if (!Post(new LoopEvent.Client(request, from))) Interlocked.Decrement(ref _queuedClientRequests);
     }
 
+    // Peer messages queued for the loop: beyond the limit they are shed (counted), which Raft tolerates like any lost
+    // datagram, so a flood from a peer (or, on a keyless cluster, from anyone) cannot grow the queue without bound.
+    private int _queuedPeerMessages;
+    private long _peerMessagesShed;
+
+    /// <summary>Peer messages dropped because the ingress queue held <see cref="NodeOptions.MaxQueuedPeerMessages"/> already.</summary>
+    public long PeerMessagesShed => Interlocked.Read(ref _peerMessagesShed);
+
+    /// <summary>Test hook: runs <paramref name="action"/> on the event loop (a blocking action stalls the loop meanwhile).</summary>
+    internal bool RunOnLoop(Action action) => Post(new LoopEvent.Invoke(action));
+
+    private void PostPeer(Consensus.Message message)
+    {
+        if (Volatile.Read(ref _queuedPeerMessages) >= _options.MaxQueuedPeerMessages)
+        {
+            Interlocked.Increment(ref _peerMessagesShed);
+            return;
+        }
+        Interlocked.Increment(ref _queuedPeerMessages);
+        if (!Post(new LoopEvent.Peer(message, FromWire: true))) Interlocked.Decrement(ref _queuedPeerMessages);
+    }
+
     /// <summary>
     /// Replaces this node's secrets without a restart (a rotation step): every listed secret is accepted from now on,
     /// and the first of each role is used to send. The cluster file's key stays an accepted client secret.

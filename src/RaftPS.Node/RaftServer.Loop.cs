@@ -71,6 +71,7 @@ public sealed partial class RaftServer
         switch (ev)
         {
             case LoopEvent.Peer p:
+                if (p.FromWire) Interlocked.Decrement(ref _queuedPeerMessages);
                 if (!IsWellFormedPeerMessage(p.Message)) break;
                 if (_removedByNotice && p.Message.Type is MessageType.Append or MessageType.Heartbeat && p.Message.Term >= _raft.Term) UndoRemovedNotice();
                 _raft.Step(p.Message);

@@ -133,7 +133,7 @@ public sealed partial class RaftServer : IAsyncDisposable
             server._removed = server._appliedMembers.IsRemoved(selfNodeId);
             server._appliedConfigHasMe = Configuration.FromConfState(raft.ConfStateAt(raft.Log.Applied)).IsMember(selfNodeId);
             server._status = server.BuildStatus();
-            transport.RaftMessageReceived += m => server.Post(new LoopEvent.Peer(m));
+            transport.RaftMessageReceived += server.PostPeer;
             transport.RemovedNoticeReceived += (sender, index) => server.Post(new LoopEvent.Invoke(() => server.OnRemovedNotice(sender, index)));
             transport.ClientRequestReceived += server.PostClient;
             transport.AdmitClientRequest = server.AdmitClient;
@@ -247,7 +247,8 @@ public sealed partial class RaftServer : IAsyncDisposable
 
     private abstract record LoopEvent
     {
-        public sealed record Peer(Message Message) : LoopEvent;
+        /// <param name="FromWire">Counted against <see cref="NodeOptions.MaxQueuedPeerMessages"/> (a datagram, not a rebuilt snapshot).</param>
+        public sealed record Peer(Message Message, bool FromWire = false) : LoopEvent;
         public sealed record Client(ClientRequest Request, EndPoint From) : LoopEvent;
         public sealed record Invoke(Action Action) : LoopEvent;
         public sealed record Tick : LoopEvent { public static readonly Tick Instance = new(); }
