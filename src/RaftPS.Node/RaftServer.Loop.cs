@@ -104,7 +104,7 @@ public sealed partial class RaftServer
         // have acknowledged before, or a committed entry can be overwritten. Fresh clusters still elect: there every
         // candidate's log is the bootstrap entry too.
         bool blankVoter = m.Type is MessageType.Vote or MessageType.PreVote && _raft.Log.LastIndex <= 1 && m.Index > 1;
-        if (!blankVoter && !IsFromRemovedServer(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
+        if (!blankVoter && !RefuseRemovedServer(m.From) && PeerMessageValidator.Validate(m, _self.NodeId) is null
             && PeerMessageValidator.FitsLocalLog(m, _raft.Log.LastIndex)) return true;
         if (!blankVoter) _transport.Counters.CountDrop(Protocol.Wire.DropReason.InvalidPeerMessage);
         return false;

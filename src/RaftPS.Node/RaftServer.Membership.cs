@@ -123,9 +123,9 @@ public sealed partial class RaftServer
 
     /// <summary>
     /// A peer message from a server removed by a committed configuration is refused (it may come back with stale data
-    /// and must not be re-admitted), and the server is told, at most every 100 ms, so it stops campaigning.
+    /// and must not be re-admitted), and the server is told, at most every 100 ms, so it stops campaigning. True when refused.
     /// </summary>
-    private bool IsFromRemovedServer(ulong from)
+    private bool RefuseRemovedServer(ulong from)
     {
         if (!_appliedMembers.IsRemoved(from)) return false;
         var now = NowMs;

@@ -6,13 +6,17 @@ using RaftPS.Protocol;
 namespace RaftPS.Node;
 
 /// <summary>
-/// Snapshot policy: when the live log grows past the threshold, snapshot the state machine and compact. Only the capture
+/// Snapshot policy: when the live log grows past the threshold (or past the last snapshot's size, if larger), snapshot
+/// the state machine and compact. Only the capture
 /// (an immutable view: references, not values) runs on the loop; serializing, checksumming and writing the file run on
 /// a background task, and the loop compacts when it hears the file is durable. One snapshot at a time.
 /// </summary>
 public sealed partial class RaftServer
 {
     private long _bytesSinceSnapshot;
+    // Size of the latest snapshot this node wrote: the next one waits for at least that much new log, so a large state is
+    // not rewritten whole for every threshold's worth of writes (snapshot cost stays proportional to the log written).
+    private long _lastSnapshotBytes;
     // The snapshot being serialized and written in the background, if any; completes after its completion was posted.
     private Task? _snapshotWrite;
 
@@ -43,7 +47,8 @@ public sealed partial class RaftServer
     {
         if (_snapshotWrite is not null) return;
         var applied = _kv.AppliedIndex;
-        if ((!force && _bytesSinceSnapshot < _options.SnapshotThresholdBytes) || applied <= _raft.Log.SnapshotIndex || applied != _raft.Log.Applied) return;
+        long due = Math.Max(_options.SnapshotThresholdBytes, _lastSnapshotBytes);
+        if ((!force && _bytesSinceSnapshot < due) || applied <= _raft.Log.SnapshotIndex || applied != _raft.Log.Applied) return;
         var meta = new SnapshotMetadata(applied, _raft.Log.Term(applied)!.Value, _raft.ConfStateAt(applied));
         var view = _kv.CaptureSnapshot();
         _bytesSinceSnapshot = 0;
@@ -66,6 +71,7 @@ public sealed partial class RaftServer
         _snapshotWrite = null;
         // A failed write is a storage failure like any other on the loop: fail-stop.
         var snapshot = write.GetAwaiter().GetResult();
+        _lastSnapshotBytes = snapshot.Data.LongLength;
         if (!_storage.AdoptSnapshot(snapshot))
         {
             AnswerSnapshotWaiters();

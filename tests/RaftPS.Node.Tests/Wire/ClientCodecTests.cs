@@ -89,7 +89,7 @@ public class ClientCodecTests
     {
         // Layout: requestId, clientId, sequence (1-byte varints here), op, consistency, fields, key...
         { "op 0", b => Set(b, 3, 0) },
-        { "op 15", b => Set(b, 3, 15) },
+        { "op 16", b => Set(b, 3, 16) },
         { "consistency 2", b => Set(b, 4, 2) },
         { "unknown field flag", b => Set(b, 5, 0x80) },
         { "trailing byte", b => [.. b, 0] },
@@ -118,7 +118,7 @@ public class ClientCodecTests
 
     [Theory]
     [InlineData((ClientOp)0, ReadConsistency.Linearizable)]
-    [InlineData((ClientOp)15, ReadConsistency.Linearizable)]
+    [InlineData((ClientOp)16, ReadConsistency.Linearizable)]
     [InlineData(ClientOp.Get, (ReadConsistency)2)]
     public void UndefinedEnumsFailAtTheSender(ClientOp op, ReadConsistency consistency)
     {
