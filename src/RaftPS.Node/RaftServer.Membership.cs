@@ -63,14 +63,21 @@ public sealed partial class RaftServer
         foreach (var m in members.Members)
         {
             if (m.NodeId == _self.NodeId) continue;
-            try
+            if (System.Net.IPAddress.TryParse(m.Host.Trim('[', ']'), out var ip))
             {
-                _transport.Peers.Set(m.NodeId, m.ResolveEndPoint());
+                _transport.Peers.Set(m.NodeId, new System.Net.IPEndPoint(ip, m.Port));
+                continue;
             }
-            catch (ClusterDefinitionException ex)
+            // A host name goes through DNS off the loop (a slow resolver must not stall heartbeats); the answer is used
+            // only if the member still has that address when it arrives.
+            var member = m;
+            _ = Task.Run(member.ResolveEndPoint).ContinueWith(t => Post(new LoopEvent.Invoke(() =>
             {
-                _log.LogWarning("member {Member}: {Message}", m.Id, ex.Message);
-            }
+                if (t.Exception?.GetBaseException() is { } ex)
+                    _log.LogWarning("member {Member}: {Message}", member.Id, ex.Message);
+                else if (_members.Find(member.NodeId) == member)
+                    _transport.Peers.Set(member.NodeId, t.Result);
+            })), TaskScheduler.Default);
         }
         // Removed servers keep their address: they may still need to be told they were removed.
         _members = members;

@@ -20,10 +20,11 @@ public sealed class InProcessCluster : IAsyncDisposable
     public string Root { get; }
     public Dictionary<string, RaftServer?> Servers { get; } = new();
 
-    public static InProcessCluster Start(int size, Func<string, NodeOptions, NodeOptions>? configure = null, string? clusterName = null)
+    /// <param name="host">The members' host in the cluster file: an address, or a name such as "localhost" (resolved by DNS).</param>
+    public static InProcessCluster Start(int size, Func<string, NodeOptions, NodeOptions>? configure = null, string? clusterName = null, string host = "127.0.0.1")
     {
         var ports = FreePorts.Udp(size);
-        var members = Enumerable.Range(1, size).Select(i => new ClusterMember($"n{i}", "127.0.0.1", ports[i - 1]));
+        var members = Enumerable.Range(1, size).Select(i => new ClusterMember($"n{i}", host, ports[i - 1]));
         var cluster = new ClusterDefinition(clusterName ?? "test-" + Guid.NewGuid().ToString("N")[..8], members);
         var root = Path.Combine(Path.GetTempPath(), "raftps-test-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);

@@ -6,6 +6,20 @@ namespace RaftPS.Node.Tests.Integration;
 public class NodeSmokeTests
 {
     [Fact]
+    public async Task Members_named_by_host_name_find_each_other_through_DNS_off_the_loop()
+    {
+        await using var cluster = InProcessCluster.Start(3, host: "localhost");
+        var leader = await cluster.WaitForLeaderAsync();
+        await using var client = RaftPS.Client.RaftClient.Create(cluster.Cluster, new RaftPS.Client.RaftClientOptions { Deadline = TimeSpan.FromSeconds(20) });
+        var put = await client.PutAsync("named", "1");
+        foreach (var s in cluster.Servers.Values)
+        {
+            for (int i = 0; i < 500 && s!.Status.AppliedIndex < put.Version; i++) await Task.Delay(20);
+            Assert.True(s!.Status.AppliedIndex >= put.Version, $"{s.NodeId} applied {s.Status.AppliedIndex} of {put.Version}");
+        }
+    }
+
+    [Fact]
     public async Task Three_nodes_elect_a_leader_and_replicate_a_write()
     {
         await using var cluster = InProcessCluster.Start(3);
