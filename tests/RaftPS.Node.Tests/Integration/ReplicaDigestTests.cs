@@ -89,6 +89,14 @@ public class ReplicaDigestTests
         RaftStorage.WriteSnapshotFile(dir, snapshot with { Data = data }, fsync: true);
         cluster.StartNode(victim);
         await Eventually(() => cluster.Servers[victim]!.Status.AppliedIndex >= index && cluster.Servers[victim]!.Status.Leader is not null);
+        // The altered replica must not be the reference: should a loaded machine have made it leader, move leadership on.
+        for (int i = 0; i < 20 && cluster.Servers[victim]!.Status.Role == "Leader"; i++)
+        {
+            try { await client.TransferLeadershipAsync(cluster.Cluster.Members.First(m => m.Id != victim).Id); }
+            catch (RaftClientException) { }
+            await Task.Delay(250);
+        }
+        await Eventually(() => cluster.Servers[victim]!.Status.Role != "Leader" && cluster.Servers[victim]!.Status.Leader is not null);
         return victim;
     }
 
