@@ -8,7 +8,7 @@ public enum ReplicaDigestState : byte
 {
     /// <summary>Hashed the same state as the leader at the checkpoint.</summary>
     Agrees,
-    /// <summary>Its state differs from the leader's at the same index: it drifted.</summary>
+    /// <summary>Its state differs from what most replicas hold at the same index: it drifted.</summary>
     Differs,
     /// <summary>Answered, but had not applied the checkpoint before the wait ended (or installed a snapshot past it).</summary>
     Behind,
@@ -19,7 +19,10 @@ public enum ReplicaDigestState : byte
 /// <summary>One member's digest at the checkpoint.</summary>
 public sealed record ReplicaDigest(string Id, string Endpoint, ReplicaDigestState State, ulong DigestIndex, string? Digest, string? Detail);
 
-/// <summary>The outcome of <see cref="RaftClient.VerifyReplicasAsync"/>: the leader's digest at <see cref="Index"/> and every member's.</summary>
+/// <summary>
+/// The outcome of <see cref="RaftClient.VerifyReplicasAsync"/>: the checkpoint at <see cref="Index"/> appended by
+/// <see cref="Leader"/>, the reference <see cref="Digest"/> (what most members hashed there) and every member's verdict.
+/// </summary>
 public sealed record ReplicaCheck(string Leader, ulong Index, string Digest, IReadOnlyList<ReplicaDigest> Replicas)
 {
     /// <summary>No replica differs (some may be behind or unreachable; see <see cref="Complete"/>).</summary>
@@ -46,56 +49,101 @@ public sealed partial class RaftClient
     }
 
     /// <summary>
-    /// Checks that every replica holds the same state: appends a checkpoint, then a second one that carries the leader's
-    /// digest at the first (so each replica also compares itself and reports drift in its status), and waits up to
-    /// <paramref name="wait"/> for every member to hash the first checkpoint. Replicas whose digest there differs from
-    /// the leader's, or that found a mismatch themselves, are <see cref="ReplicaDigestState.Differs"/>.
+    /// Checks that every replica holds the same state. The leader appends a checkpoint; every member's digest there is read
+    /// (waiting up to <paramref name="wait"/> for members to reach it), and the digest most of them hashed is the
+    /// reference, so a drifted leader is outvoted rather than trusted. A second checkpoint then carries the leader's digest
+    /// at the first, so each replica also compares itself and reports drift in its own status; members that had already
+    /// moved past the first checkpoint when asked are judged by that comparison.
     /// </summary>
     public async Task<ReplicaCheck> VerifyReplicasAsync(TimeSpan wait, CancellationToken cancellationToken = default)
     {
         var first = await CheckpointAsync(cancellationToken).ConfigureAwait(false);
-        var second = await CheckpointAsync(cancellationToken).ConfigureAwait(false);
         ulong index = first.DigestIndex;
-        string digest = first.Digest!;
-        var members = second.Members.Count > 0 ? second.Members : first.Members;
+        var members = first.Members;
         var until = DateTime.UtcNow + wait;
-        var results = new Dictionary<string, ReplicaDigest>(StringComparer.Ordinal);
+        var last = new Dictionary<string, NodeStatus?>(StringComparer.Ordinal);
+        var atIndex = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        // 1. Each member's digest at the checkpoint, read while it is still that member's latest.
         while (true)
         {
-            var pending = members.Where(m => results.GetValueOrDefault(m.Id)?.State is not (ReplicaDigestState.Agrees or ReplicaDigestState.Differs)).ToList();
+            // Still to ask: no digest at the checkpoint seen yet, and not known to be past it.
+            var pending = members.Where(m => !atIndex.ContainsKey(m.Id) && !(last.GetValueOrDefault(m.Id)?.DigestIndex > index)).ToList();
             if (pending.Count == 0) break;
-            var checks = await Task.WhenAll(pending.Select(m => CheckReplicaAsync(m, index, digest, cancellationToken))).ConfigureAwait(false);
-            foreach (var c in checks) results[c.Id] = c;
-            if (DateTime.UtcNow >= until || checks.All(c => c.State is ReplicaDigestState.Agrees or ReplicaDigestState.Differs)) break;
+            var statuses = await Task.WhenAll(pending.Select(m => TryMemberStatusAsync(m, cancellationToken))).ConfigureAwait(false);
+            for (int i = 0; i < pending.Count; i++)
+            {
+                last[pending[i].Id] = statuses[i];
+                if (statuses[i] is { Digest: { } d } s && s.DigestIndex == index) atIndex[pending[i].Id] = d;
+            }
+            if (DateTime.UtcNow >= until) break;
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
         }
-        return new ReplicaCheck(first.Id, index, digest, members.Select(m => results[m.Id]).ToList());
+
+        // 2. The reference: what most members hashed at the checkpoint (the leader's digest on a tie or when none answered).
+        string leaderDigest = first.Digest!;
+        string reference = atIndex.Values.GroupBy(d => d, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Count()).ThenByDescending(g => g.Key == leaderDigest).Select(g => g.Key).FirstOrDefault() ?? leaderDigest;
+
+        // 3. A second checkpoint lets every replica compare itself with the leader's digest at the first one.
+        try
+        {
+            await CheckpointAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RaftClientException)
+        {
+            // Best effort: the direct comparison above stands; members past the checkpoint may stay Behind.
+        }
+        var past = members.Where(m => !atIndex.ContainsKey(m.Id) && last.GetValueOrDefault(m.Id)?.DigestIndex > index).ToList();
+        while (past.Count > 0)
+        {
+            var statuses = await Task.WhenAll(past.Select(m => TryMemberStatusAsync(m, cancellationToken))).ConfigureAwait(false);
+            for (int i = 0; i < past.Count; i++) if (statuses[i] is { } s) last[past[i].Id] = s;
+            past.RemoveAll(m => last[m.Id] is { } s && (s.DigestVerifiedIndex >= index || s.DigestMismatch is not null));
+            if (past.Count == 0 || DateTime.UtcNow >= until) break;
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+        }
+
+        var replicas = members.Select(m => Judge(m, last.GetValueOrDefault(m.Id), atIndex.GetValueOrDefault(m.Id), index, reference, leaderDigest)).ToList();
+        return new ReplicaCheck(first.Id, index, reference, replicas);
     }
 
-    private async Task<ReplicaDigest> CheckReplicaAsync(MemberInfo member, ulong index, string digest, CancellationToken ct)
+    private static ReplicaDigest Judge(MemberInfo m, NodeStatus? status, string? digestAtIndex, ulong index, string reference, string leaderDigest)
     {
-        NodeStatus status;
+        if (status is null)
+            return new ReplicaDigest(m.Id, m.Endpoint, ReplicaDigestState.Unreachable, 0, null, "did not answer");
+        if (digestAtIndex is not null)
+        {
+            return string.Equals(digestAtIndex, reference, StringComparison.Ordinal)
+                ? new ReplicaDigest(m.Id, m.Endpoint, ReplicaDigestState.Agrees, index, digestAtIndex, null)
+                : new ReplicaDigest(m.Id, m.Endpoint, ReplicaDigestState.Differs, index, digestAtIndex,
+                    $"digest at index {index} is {digestAtIndex}; most replicas hashed {reference}");
+        }
+        if (status.DigestMismatch is not null)
+            return new ReplicaDigest(m.Id, m.Endpoint, ReplicaDigestState.Differs, status.DigestIndex, status.Digest, status.DigestMismatch);
+        // Past the checkpoint: it compared itself with the leader's digest there, which is right only if the leader's is.
+        if (status.DigestIndex > index && status.DigestVerifiedIndex >= index)
+        {
+            return string.Equals(leaderDigest, reference, StringComparison.Ordinal)
+                ? new ReplicaDigest(m.Id, m.Endpoint, ReplicaDigestState.Agrees, status.DigestIndex, status.Digest, null)
+                : new ReplicaDigest(m.Id, m.Endpoint, ReplicaDigestState.Differs, status.DigestIndex, status.Digest,
+                    $"matched the leader's digest at index {index}, which most replicas do not hold");
+        }
+        return new ReplicaDigest(m.Id, m.Endpoint, ReplicaDigestState.Behind, status.DigestIndex, status.Digest,
+            $"latest digest at index {status.DigestIndex}, applied {status.AppliedIndex}");
+    }
+
+    private async Task<NodeStatus?> TryMemberStatusAsync(MemberInfo member, CancellationToken ct)
+    {
         try
         {
             var ep = ClusterDefinition.ParseEndpoint(member.Endpoint);
             long budget = Math.Min(_deadlineMs, Math.Max(1, (long)_options.StatusTimeout.TotalMilliseconds));
-            status = await StatusAsync(ep, budget, ct).ConfigureAwait(false);
+            return await StatusAsync(ep, budget, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RaftClientException or ClusterDefinitionException)
         {
-            return new ReplicaDigest(member.Id, member.Endpoint, ReplicaDigestState.Unreachable, 0, null, e.Message);
+            return null;
         }
-        var state = status.DigestMismatch is not null ? ReplicaDigestState.Differs
-            : status.DigestIndex == index ? (string.Equals(status.Digest, digest, StringComparison.Ordinal) ? ReplicaDigestState.Agrees : ReplicaDigestState.Differs)
-            // Past the first checkpoint: the second one made it compare itself with the leader's digest there.
-            : status.DigestVerifiedIndex >= index ? ReplicaDigestState.Agrees
-            : ReplicaDigestState.Behind;
-        string? detail = state switch
-        {
-            ReplicaDigestState.Differs => status.DigestMismatch ?? $"digest at {index} is {status.Digest}, the leader's {digest}",
-            ReplicaDigestState.Behind => $"latest digest at index {status.DigestIndex}, applied {status.AppliedIndex}",
-            _ => null,
-        };
-        return new ReplicaDigest(member.Id, member.Endpoint, state, status.DigestIndex, status.Digest, detail);
     }
 }

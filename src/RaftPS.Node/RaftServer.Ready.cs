@@ -36,6 +36,7 @@ public sealed partial class RaftServer
                 var kv = new KvStateMachine();
                 kv.Restore(installed.Data);
                 _kv = kv;
+                _lastSnapshotBytes = installed.Data.LongLength;
                 _log.LogInformation("installed snapshot at {Index} (term {Term}) from the leader", installed.Index, installed.Term);
                 NoteAppliedConfiguration(installed.Metadata.ConfState, installed.Index);
             }

@@ -127,6 +127,7 @@ public sealed partial class RaftServer : IAsyncDisposable
             var transport = new UdpTransport(bind, ClusterId.FromName(identity.Cluster), selfNodeId, new PeerAddressBook(),
                 new TransportOptions { Wire = wire }, log);
             var server = new RaftServer(options, log, self, storage, transport, raft, kv) { ClusterName = identity.Cluster };
+            server._lastSnapshotBytes = durable.Snapshot?.Data.LongLength ?? 0;
             server.FollowConfiguration();
             server._appliedMembers = MemberTable.Decode(raft.ConfStateAt(raft.Log.Applied).Context);
             // Removed in a configuration a snapshot already covers: there is no entry left to apply that would say so.

@@ -39,8 +39,8 @@ public sealed record KvCommand(
     }
 
     /// <summary>
-    /// Set on a digest checkpoint (<see cref="ForCheckpoint"/>): applying it changes nothing but the applied index and
-    /// log time; each replica hashes its state at that index, and <see cref="KvCheckpoint.Reference"/>, the proposing
+    /// Set on a digest checkpoint (<see cref="ForCheckpoint"/>): applying it changes nothing but the applied index (not
+    /// even log time); each replica hashes its state at that index, and <see cref="KvCheckpoint.Reference"/>, the proposing
     /// leader's digest at an earlier checkpoint, is what the others compare their own with.
     /// </summary>
     public KvCheckpoint? Checkpoint { get; init; }

@@ -106,11 +106,13 @@ public sealed partial class KvStateMachine
         ArgumentNullException.ThrowIfNull(command);
         CheckNext(index);
         AppliedIndex = index;
+        // A digest checkpoint changes nothing, not even log time: asking for one must not move session expiry, and the
+        // node hashes the state as it stands (a replica that cannot decode the entry applies it as a no-op, the same).
+        if (command.Checkpoint is not null)
+            return new KvResult(0, 0, ReplyStatus.Ok, AppliedIndex, null);
         AdvanceLogTime(command.TimestampMs);
         if (command.Settings is { } settings)
             return ApplySettings(command, settings);
-        if (command.Checkpoint is not null)
-            return new KvResult(0, 0, ReplyStatus.Ok, AppliedIndex, null); // the node hashes the state; nothing changes
         ExpireIdleSessions();
 
         // A write without a session cannot be deduplicated; the validator rejects it before proposing.

@@ -65,6 +65,28 @@ public class ReplicaDigestTests
         Assert.Contains("differs from the leader's", cluster.Servers[victim]!.Status.DigestMismatch);
     }
 
+    [Fact]
+    public async Task A_drifted_leader_is_outvoted_by_the_replicas_that_agree()
+    {
+        await using var cluster = InProcessCluster.Start(3);
+        var leader = await cluster.WaitForLeaderAsync();
+        await using var client = RaftClient.Create(cluster.Cluster, Patient);
+        string victim = await AlterAFollowersStateAsync(cluster, client, leader);
+        for (int i = 0; i < 40 && cluster.Servers[victim]!.Status.Role != "Leader"; i++)
+        {
+            try { await client.TransferLeadershipAsync(victim); }
+            catch (RaftClientException) { }
+            await Task.Delay(250);
+        }
+        Assert.Equal("Leader", cluster.Servers[victim]!.Status.Role);
+
+        var check = await client.VerifyReplicasAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(victim, check.Leader);
+        var differing = check.Replicas.Where(r => r.State == ReplicaDigestState.Differs).Select(r => r.Id).ToArray();
+        Assert.True(differing.SequenceEqual([victim]), $"expected only the drifted leader {victim} to differ: {Describe(check)}");
+    }
+
     /// <summary>
     /// A follower snapshots its state, stops, and its snapshot is edited behind its back (checksums made valid again):
     /// the kind of drift no checksum catches, only a comparison with the other replicas. Returns the follower's id once

@@ -118,14 +118,21 @@ public class KvCommandCodecTests
     }
 
     [Fact]
-    public void A_checkpoint_changes_nothing_but_the_applied_index_and_log_time()
+    public void A_checkpoint_changes_nothing_but_the_applied_index()
     {
         var sm = new KvStateMachine();
         sm.Apply(1, Put(1, 1, "k", "v", ts: 1000));
         var before = sm.Digest();
-        var r = sm.Apply(2, KvCommand.ForCheckpoint(before, timestampMs: 1000));
+        long logTime = sm.LogTimeMs;
+        var r = sm.Apply(2, KvCommand.ForCheckpoint(before, timestampMs: 9_000_000));
         Assert.Equal(ReplyStatus.Ok, r.Status);
         Assert.Equal(2UL, sm.AppliedIndex);
+        Assert.Equal(logTime, sm.LogTimeMs); // however far the proposing leader's clock was
+        // A replica that applied the checkpoint as a no-op (an older binary) holds the same state.
+        var noop = new KvStateMachine();
+        noop.Apply(1, Put(1, 1, "k", "v", ts: 1000));
+        noop.ApplyNoop(2);
+        Assert.Equal(sm.Digest(), noop.Digest());
         Assert.Equal("v", System.Text.Encoding.UTF8.GetString(sm.Get("k")!.Value));
         // Same state apart from the index: another replica at index 2 must hash the same.
         var other = new KvStateMachine();
