@@ -8,8 +8,9 @@ namespace RaftPS.Commands;
 /// <remarks>
 /// <para>The leader appends a digest checkpoint to the log; every member hashes its whole state (keys, versions,
 /// sessions, replicated settings) when it applies that entry, and a second checkpoint carries the leader's hash so each
-/// member also compares itself. Emits one RaftPS.ReplicaState per member: Agrees, Differs (its state is not what the
-/// log implies: a bug, a damaged disk, a hand-edited data directory), Behind (it did not reach the checkpoint within
+/// member also compares itself. The reference is the digest most members hashed, so a drifted leader is found too.
+/// Emits one RaftPS.ReplicaState per member: Agrees, Differs (its state is not what the log implies: a bug, a damaged
+/// disk, a hand-edited data directory), Behind (it did not reach the checkpoint within
 /// -TimeoutSeconds) or Unreachable. A member that differs is also reported as a non-terminating error with the ErrorId
 /// ReplicasDiffer. With -Quiet, emits only $true when every member agrees, else $false. Needs the admin credential on
 /// a keyed cluster, because it appends to the log.</para>
