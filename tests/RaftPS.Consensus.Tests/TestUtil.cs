@@ -53,4 +53,25 @@ internal static class T
         Assert.Equal(Role.Leader, net[1].Role);
         return net;
     }
+
+    /// <summary>
+    /// Node 1 of voters {1,2,3} elected leader of term 1 by hand (no PreVote, no CheckQuorum unless
+    /// <paramref name="configure"/> says so): its no-op is at index 1, both followers are being probed, nothing is pending.
+    /// </summary>
+    public static Raft StandaloneLeader(Func<RaftOptions, RaftOptions>? configure = null)
+    {
+        var r = Node(1, Voters(1, 2, 3), configure: o => (configure ?? (x => x))(o with { PreVote = false, CheckQuorum = false }));
+        r.Step(new Message { Type = MessageType.Hup, From = 1, To = 1 });
+        r.Ready();
+        r.Step(new Message { Type = MessageType.VoteResponse, From = 2, To = 1, Term = r.Term });
+        Assert.Equal(Role.Leader, r.Role);
+        r.Ready();
+        return r;
+    }
+
+    /// <summary>Follower <paramref name="from"/> acknowledges the leader's log up to <paramref name="index"/>.</summary>
+    public static void Ack(this Raft leader, ulong from, ulong index) =>
+        leader.Step(new Message { Type = MessageType.AppendResponse, From = from, To = leader.Id, Term = leader.Term, Index = index });
+
+    public static byte[] Bytes(string s) => System.Text.Encoding.UTF8.GetBytes(s);
 }
