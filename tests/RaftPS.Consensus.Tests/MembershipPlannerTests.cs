@@ -48,6 +48,7 @@ public class MembershipPlannerTests
         Assert.Equal([1UL, 2, 3, 4], next!.Voters);
         Assert.Empty(next.Learners);
         Assert.Empty(next.VotersOutgoing);
+        Assert.False(next.AutoLeave); // a single-server change is not joint: there is nothing to leave
         Assert.Equal([9], next.Context!); // the node's context is carried over
     }
 

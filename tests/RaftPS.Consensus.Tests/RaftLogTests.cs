@@ -97,11 +97,16 @@ public class RaftLogTests
         Assert.Equal((wantIndex, wantTerm), log.FindConflictByTerm(index, term));
     }
 
-    [Fact]
-    public void FindConflictByTermStopsAtSnapshot()
+    // Nothing below the snapshot point is known, so the hint stops there, even when the snapshot's term is above the
+    // probed one.
+    [Theory]
+    [InlineData(5UL, 3UL)]
+    [InlineData(5UL, 1UL)]
+    [InlineData(3UL, 1UL)]
+    public void FindConflictByTermStopsAtSnapshot(ulong index, ulong term)
     {
         var log = T.Log(3, 2, T.Entries(4, 4, 4));
-        Assert.Equal((3UL, 2UL), log.FindConflictByTerm(5, 3));
+        Assert.Equal((3UL, 2UL), log.FindConflictByTerm(index, term));
     }
 
     // Our log ends at 3@2. Paper §5.4.1: later last term wins; with equal last terms, the longer log wins.
@@ -234,5 +239,20 @@ public class RaftLogTests
     {
         var log = T.Log(0, 0, T.Entries(1, 1));
         Assert.Throws<RaftInvariantException>(() => log.SetCommittedFromStorage(5));
+    }
+
+    [Fact]
+    public void StableToMarksOnlyThePersistedPrefix()
+    {
+        // The caller acknowledges persistence up to an index; entries after it must still be handed out (paper Fig. 2:
+        // nothing is acknowledged before it is durable).
+        var log = new RaftLog();
+        log.Append(T.Entries(1, 1, 1, 1));
+        log.StableTo(2);
+        Assert.Equal(2UL, log.StableIndex);
+        Assert.Equal(T.Ids(3), log.UnstableEntries().Select(e => e.Index).ToArray());
+        log.StableTo(9); // clamped to the log
+        Assert.Equal(3UL, log.StableIndex);
+        Assert.Empty(log.UnstableEntries());
     }
 }

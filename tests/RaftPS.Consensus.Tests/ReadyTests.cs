@@ -92,4 +92,45 @@ public class ReadyTests
         Assert.Equal(new HardState(7, 3, 1), r.HardState);
         Assert.Null(r.GetReady().HardState); // nothing new to persist
     }
+
+    [Theory]
+    [InlineData("nothing", true)]
+    [InlineData("hard state", false)]
+    [InlineData("entries", false)]
+    [InlineData("snapshot", false)]
+    [InlineData("committed entries", false)]
+    [InlineData("messages", false)]
+    [InlineData("read states", false)]
+    public void ReadyIsEmptyOnlyWhenThereIsNothingToDo(string part, bool empty)
+    {
+        var rd = part switch
+        {
+            "nothing" => new Ready(),
+            "hard state" => new Ready { HardState = new HardState(1, 0, 0) },
+            "entries" => new Ready { Entries = [T.E(1, 1)] },
+            "snapshot" => new Ready { Snapshot = new Snapshot(new SnapshotMetadata(1, 1, T.Voters(1)), []) },
+            "committed entries" => new Ready { CommittedEntries = [T.E(1, 1)] },
+            "messages" => new Ready { Messages = [new Message { Type = MessageType.Heartbeat, From = 1, To = 2, Term = 1 }] },
+            _ => new Ready { ReadStates = [new ReadState(1, [1])] },
+        };
+        Assert.Equal(empty, rd.IsEmpty);
+    }
+
+    [Theory]
+    [InlineData(0, 3UL, 3UL)] // nothing written by this Ready: the commit index goes out as is
+    [InlineData(2, 3UL, 3UL)] // entries 5..6 are being written; commit 3 covers none of them
+    [InlineData(2, 5UL, 4UL)] // commit 5 would cover an entry not yet durable on the leader: held back to 4
+    [InlineData(2, 6UL, 4UL)]
+    public void EarlySentMessagesNeverAnnounceACommitOverUnwrittenEntries(int entries, ulong commit, ulong want)
+    {
+        // Thesis §10.2.1: the leader may send before its own fsync, but must not count itself for entries it has not written.
+        var rd = new Ready
+        {
+            Entries = T.Entries(5, Enumerable.Repeat(1UL, entries).ToArray()),
+            Messages = [new Message { Type = MessageType.Append, From = 1, To = 2, Term = 1, Commit = commit }],
+        };
+        var (early, after) = rd.SplitForEarlySend(Role.Leader, new HardState(1, 1, 0));
+        Assert.Empty(after);
+        Assert.Equal(want, Assert.Single(early).Commit);
+    }
 }
