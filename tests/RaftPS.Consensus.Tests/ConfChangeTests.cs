@@ -276,6 +276,9 @@ public class ConfChangeTests
     [InlineData(new byte[] { 1, 0, 1, 0, 0 })]               // truncated count
     [InlineData(new byte[] { 1, 0, 255, 255, 255, 127 })]    // count beyond the data
     [InlineData(new byte[] { 1, 0, 255, 255, 255, 255 })]    // negative count
+    [InlineData(new byte[] { 1, 0, 1, 0, 0, 0 })]             // one member announced, none present
+    [InlineData(new byte[] { 1, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0 })] // two members announced, one present
+    [InlineData(new byte[] { 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 })] // version 2: context length truncated
     public void CodecRejectsMalformedInput(byte[] data) =>
         Assert.Throws<ConfStateFormatException>(() => ConfStateCodec.Decode(data));
 

@@ -33,4 +33,18 @@ public class ConfigurationTests
         Assert.False(c.IsLearner(2));
         Assert.Equal(T.Ids(1, 2, 3), c.AllIds.ToArray());
     }
+
+    public static TheoryData<string, ConfState> Invalid => new()
+    {
+        { "voter and learner at once", new ConfState(T.Ids(1, 2, 3), T.Ids(3), [], []) },
+        { "learner-next that is not an outgoing voter", new ConfState(T.Ids(1, 2, 3), [], T.Ids(1, 2, 4), T.Ids(5)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Invalid))]
+    public void InconsistentRolesAreRejected(string name, ConfState cs)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Configuration.FromConfState(cs));
+        Assert.False(string.IsNullOrEmpty(e.Message), name);
+    }
 }

@@ -203,4 +203,17 @@ public class LeaderFlowTests
         var resp = Assert.Single(r.Ready().Messages);
         Assert.Equal((MessageType.AppendResponse, false, 3UL), (resp.Type, resp.Reject, resp.Index));
     }
+
+    [Fact]
+    public void SuccessfulProbeFillsThePipelineAtOnce()
+    {
+        // One entry per append: once follower 2 answers the probe, everything it lacks goes out back to back rather than
+        // one append per round trip.
+        var r = T.StandaloneLeader(o => o with { MaxSizePerMessage = 1 });
+        for (int i = 0; i < 4; i++) r.Propose(T.Bytes($"e{i}")); // 2..5, held back while 2 is probed
+        r.Ready();
+        r.Ack(2, 1);
+        var sent = AppendsTo(r.Ready().Messages, 2).Where(m => m.Entries.Count > 0).Select(m => m.Entries[0].Index).ToArray();
+        Assert.Equal(T.Ids(2, 3, 4, 5), sent);
+    }
 }

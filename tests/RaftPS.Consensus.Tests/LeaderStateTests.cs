@@ -205,4 +205,30 @@ public class LeaderStateTests
         var rs = Assert.Single(net.ReadStates[1]);
         Assert.Equal(1UL, rs.Index);
     }
+
+    [Fact]
+    public void CheckQuorumClockStartsWithTheLeadership()
+    {
+        // Thesis §6.2: a new leader has a full election timeout to hear from a quorum; ticks spent campaigning do not count.
+        var r = T.Node(1, T.Voters(1, 2, 3), configure: o => o with { PreVote = false, Random = new FixedRandom(9) });
+        r.Step(new Message { Type = MessageType.Hup, From = 1 });
+        r.Ready();
+        for (int i = 0; i < 5; i++)
+        {
+            r.Tick();
+            r.Ready();
+        }
+        r.Step(new Message { Type = MessageType.VoteResponse, From = 2, To = 1, Term = 1 });
+        Assert.Equal(Role.Leader, r.Role);
+        r.Ready();
+        // Nobody answers: the first check (tick 10) still counts everyone as active from the election, the second steps down.
+        for (int t = 1; t < 20; t++)
+        {
+            r.Tick();
+            r.Ready();
+            Assert.Equal(Role.Leader, r.Role);
+        }
+        r.Tick();
+        Assert.Equal(Role.Follower, r.Role);
+    }
 }

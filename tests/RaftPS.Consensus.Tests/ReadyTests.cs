@@ -133,4 +133,34 @@ public class ReadyTests
         Assert.Empty(after);
         Assert.Equal(want, Assert.Single(early).Commit);
     }
+
+    [Fact]
+    public void LeaderWriteIsHandedOutEvenWhenNoFollowerCanBeSentTo()
+    {
+        // Both followers are being probed, so the proposal goes to nobody yet; the leader's own copy must still be
+        // persisted now: it counts toward the quorum once durable (paper §5.3).
+        var r = T.StandaloneLeader();
+        var index = r.Propose(T.Bytes("x"));
+        Assert.True(r.HasReady());
+        var rd = r.GetReady();
+        Assert.Empty(rd.Messages);
+        Assert.Equal([index], rd.Entries.Select(e => e.Index).ToArray());
+        Assert.True(rd.MustSync);
+    }
+
+    [Fact]
+    public void OnlyReplicationMessagesMaySkipTheFsync()
+    {
+        // Thesis §10.2.1: appends, heartbeats, snapshots and TimeoutNow may leave before the leader's fsync; vote answers
+        // (which would promise something about our durable state) wait for it.
+        var types = new[]
+        {
+            MessageType.Append, MessageType.PreVoteResponse, MessageType.Heartbeat, MessageType.VoteResponse,
+            MessageType.InstallSnapshot, MessageType.TimeoutNow,
+        };
+        var rd = new Ready { Messages = types.Select((t, i) => new Message { Type = t, From = 1, To = (ulong)(i + 2), Term = 1 }).ToArray() };
+        var (early, after) = rd.SplitForEarlySend(Role.Leader, HardState.Empty);
+        Assert.Equal([MessageType.Append, MessageType.Heartbeat, MessageType.InstallSnapshot, MessageType.TimeoutNow], early.Select(m => m.Type).ToArray());
+        Assert.Equal([MessageType.PreVoteResponse, MessageType.VoteResponse], after.Select(m => m.Type).ToArray());
+    }
 }
