@@ -11,7 +11,7 @@
     FormatsToProcess       = @('RaftPS.Format.ps1xml')
     CmdletsToExport        = @(
         'Start-RaftNode', 'Stop-RaftNode', 'Get-RaftNode', 'Wait-RaftLeader', 'New-RaftCluster',
-        'Connect-RaftCluster', 'Disconnect-RaftCluster',
+        'Connect-RaftCluster', 'Disconnect-RaftCluster', 'New-RaftKey',
         'Set-RaftValue', 'Get-RaftValue', 'Remove-RaftValue',
         'Get-RaftMember', 'Add-RaftMember', 'Remove-RaftMember', 'Move-RaftLeader',
         'Set-RaftFault', 'Clear-RaftFault', 'Get-RaftFault', 'Save-RaftSnapshot', 'Test-RaftReplica',

@@ -72,7 +72,8 @@ internal static class NodeLauncher
         {
             Endpoints = [ClusterDefinition.ParseEndpoint(endpoint)],
             ClusterName = identity?.Cluster ?? cluster?.ClusterName ?? spec.ClusterName ?? ClusterDefinition.DefaultClusterName,
-            ClusterKey = cluster?.Key,
+            // The readiness probe speaks as a data client: with the node's own client key when it has one.
+            ClusterKey = spec.ClientKeyFile is null ? cluster?.Key : ClusterCredentials.LoadKeyFile(spec.ClientKeyFile)[0],
             AttemptTimeout = TimeSpan.FromMilliseconds(200),
             Deadline = TimeSpan.FromMilliseconds(400),
         };

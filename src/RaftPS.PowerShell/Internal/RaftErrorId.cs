@@ -34,6 +34,12 @@ public static class RaftErrorId
     public const string LearnerBehind = "LearnerBehind";
     /// <summary>The id belonged to a removed member and cannot be reused.</summary>
     public const string RemovedId = "RemovedId";
+    /// <summary>The cluster accepts none of this connection's credentials (missing, wrong, or retired by a rotation).</summary>
+    public const string Unauthorized = "Unauthorized";
+    /// <summary>The credential's role may not do this, e.g. a client key for a membership change (needs -AdminKeyFile).</summary>
+    public const string Forbidden = "Forbidden";
+    /// <summary>New-RaftKey: the key file exists already (-Force replaces it).</summary>
+    public const string KeyFileExists = "KeyFileExists";
     /// <summary>Test-RaftReplica: a member's state digest differs from the leader's at the same index.</summary>
     public const string ReplicasDiffer = "ReplicasDiffer";
 }

@@ -14,6 +14,8 @@ internal static class RaftErrors
         RaftValueTooLargeException => new ErrorRecord(e, RaftErrorId.ValueTooLarge, ErrorCategory.LimitsExceeded, target),
         RaftMembershipException m => Membership(m, target),
         RaftBadRequestException => new ErrorRecord(e, RaftErrorId.BadRequest, ErrorCategory.InvalidArgument, target),
+        RaftAccessDeniedException { IsUnauthorized: true } => new ErrorRecord(e, RaftErrorId.Unauthorized, ErrorCategory.AuthenticationError, target),
+        RaftAccessDeniedException => new ErrorRecord(e, RaftErrorId.Forbidden, ErrorCategory.PermissionDenied, target),
         RaftUnavailableException => new ErrorRecord(e, RaftErrorId.NoQuorum, ErrorCategory.ConnectionError, target),
         RaftTimeoutException => new ErrorRecord(e, RaftErrorId.Timeout, ErrorCategory.OperationTimeout, target),
         ClusterDefinitionException => new ErrorRecord(e, RaftErrorId.InvalidCluster, ErrorCategory.InvalidData, target),

@@ -72,12 +72,7 @@ public class ReplicaDigestTests
         var leader = await cluster.WaitForLeaderAsync();
         await using var client = RaftClient.Create(cluster.Cluster, Patient);
         string victim = await AlterAFollowersStateAsync(cluster, client, leader);
-        for (int i = 0; i < 40 && cluster.Servers[victim]!.Status.Role != "Leader"; i++)
-        {
-            try { await client.TransferLeadershipAsync(victim); }
-            catch (RaftClientException) { }
-            await Task.Delay(250);
-        }
+        await TransferUntilAsync(client, victim, () => cluster.Servers[victim]!.Status.Role == "Leader");
         Assert.Equal("Leader", cluster.Servers[victim]!.Status.Role);
 
         var check = await client.VerifyReplicasAsync(TimeSpan.FromSeconds(20));
@@ -112,14 +107,20 @@ public class ReplicaDigestTests
         cluster.StartNode(victim);
         await Eventually(() => cluster.Servers[victim]!.Status.AppliedIndex >= index && cluster.Servers[victim]!.Status.Leader is not null);
         // The altered replica must not be the reference: should a loaded machine have made it leader, move leadership on.
-        for (int i = 0; i < 20 && cluster.Servers[victim]!.Status.Role == "Leader"; i++)
-        {
-            try { await client.TransferLeadershipAsync(cluster.Cluster.Members.First(m => m.Id != victim).Id); }
-            catch (RaftClientException) { }
-            await Task.Delay(250);
-        }
+        await TransferUntilAsync(client, cluster.Cluster.Members.First(m => m.Id != victim).Id, () => cluster.Servers[victim]!.Status.Role != "Leader");
         await Eventually(() => cluster.Servers[victim]!.Status.Role != "Leader" && cluster.Servers[victim]!.Status.Leader is not null);
         return victim;
+    }
+
+    /// <summary>Asks for leadership to move to <paramref name="target"/> until <paramref name="done"/> (bounded: 10 s).</summary>
+    private static async Task TransferUntilAsync(RaftClient client, string target, Func<bool> done)
+    {
+        for (int i = 0; i < 40 && !done(); i++)
+        {
+            try { await client.TransferLeadershipAsync(target); }
+            catch (RaftClientException) { } // a transfer under way, or an election: ask again
+            await Task.Delay(250);
+        }
     }
 
     private static byte[] Replace(byte[] data, string from, string to)
