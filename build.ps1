@@ -42,6 +42,9 @@ if ($LASTEXITCODE -ne 0) { throw "publishing the module failed" }
 dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'tools/New-RaftHelp.ps1') -ModulePath $module
 if ($LASTEXITCODE -ne 0) { throw "help generation failed" }
 Write-Host "module published: Import-Module $module"
+# Pester 6.2.0 is restored by tests/RaftPS.PowerShell.Tests (a PackageDownload) into the NuGet package folder.
+$packages = $env:NUGET_PACKAGES ?? (Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages')
+Write-Host "Pester for Invoke-Pester ./tests/Pester: Import-Module $(Join-Path $packages 'pester/6.2.0/tools/Pester.psd1')"
 if ($SkipTests) { return }
 
 dotnet test RaftPS.sln -c $Configuration --no-build
