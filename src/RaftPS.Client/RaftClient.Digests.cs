@@ -137,9 +137,7 @@ public sealed partial class RaftClient
     {
         try
         {
-            var ep = ClusterDefinition.ParseEndpoint(member.Endpoint);
-            long budget = Math.Min(_deadlineMs, Math.Max(1, (long)_options.StatusTimeout.TotalMilliseconds));
-            return await StatusAsync(ep, budget, ct).ConfigureAwait(false);
+            return await StatusAsync(ClusterDefinition.ParseEndpoint(member.Endpoint), StatusBudgetMs, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RaftClientException or ClusterDefinitionException)
         {

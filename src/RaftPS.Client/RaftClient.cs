@@ -198,11 +198,14 @@ public sealed partial class RaftClient : IAsyncDisposable
         return StatusAsync(endpoint, _deadlineMs, cancellationToken);
     }
 
+    /// <summary>How long one status probe may take: the status timeout, never beyond the deadline.</summary>
+    private long StatusBudgetMs => Math.Min(_deadlineMs, Math.Max(1, (long)_options.StatusTimeout.TotalMilliseconds));
+
     /// <summary>Statuses of every endpoint that answered within <see cref="RaftClientOptions.StatusTimeout"/>, in endpoint order.</summary>
     /// <exception cref="RaftUnavailableException">None answered.</exception>
     public async Task<IReadOnlyList<NodeStatus>> ClusterStatusAsync(CancellationToken cancellationToken = default)
     {
-        long budget = Math.Min(_deadlineMs, Math.Max(1, (long)_options.StatusTimeout.TotalMilliseconds));
+        long budget = StatusBudgetMs;
         var tasks = _endpoints.Select(async ep =>
         {
             try

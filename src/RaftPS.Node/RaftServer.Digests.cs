@@ -30,7 +30,6 @@ public sealed partial class RaftServer
     private ulong _digestVerifiedIndex;
     private string? _digestMismatch;
     private long _entriesSinceCheckpoint;
-    private bool _checkpointRequested;
     private ulong _checkpointProposedAt;
 
     /// <summary>This replica's latest digest, or null before its first checkpoint.</summary>
@@ -47,14 +46,14 @@ public sealed partial class RaftServer
             return;
         }
         _checkpointWaiters.Add((new PendingRequest(r, from), _raft.Log.LastIndex + 1));
-        _checkpointRequested = true;
     }
 
     /// <summary>Leader, after its first entry of the term applied: append a checkpoint when one is due and none is in flight.</summary>
     private void ProposeCheckpoint()
     {
         if (_raft.Role != Role.Leader) return;
-        bool due = _checkpointRequested
+        // Due while an operator waits (for a checkpoint appended after the request), or after the interval.
+        bool due = _checkpointWaiters.Count > 0
             || (_options.DigestIntervalEntries > 0 && _entriesSinceCheckpoint >= Math.Max(_options.DigestIntervalEntries, _kv.Count));
         // One checkpoint in flight, and none while this node still hashes the last one (it would not hash the next).
         if (!due || _checkpointProposedAt > _kv.AppliedIndex || _digestsInFlight.Count > 0) return;
@@ -62,7 +61,6 @@ public sealed partial class RaftServer
         var command = KvCommand.ForCheckpoint(_lastDigest, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         if (_raft.Propose(KvCommandCodec.Encode(command)) == 0) return;
         _checkpointProposedAt = _raft.Log.LastIndex;
-        _checkpointRequested = false;
         _entriesSinceCheckpoint = 0;
     }
 
@@ -95,7 +93,6 @@ public sealed partial class RaftServer
             foreach (var (w, _) in _checkpointWaiters.Where(w => w.MinIndex <= index))
                 Reply(w.ReplyTo, new ClientReply { RequestId = w.Request.RequestId, Version = index, NodeStatus = status });
             _checkpointWaiters.RemoveAll(w => w.MinIndex <= index);
-            if (_checkpointWaiters.Count > 0) _checkpointRequested = true;
         }
         PublishStatus();
     }
@@ -123,7 +120,6 @@ public sealed partial class RaftServer
     {
         foreach (var (w, _) in _checkpointWaiters) Reply(w.ReplyTo, NotLeader(w.Request));
         _checkpointWaiters.Clear();
-        _checkpointRequested = false;
         _checkpointProposedAt = 0; // a proposal of ours that did not commit must not hold back the next leadership's
     }
 }

@@ -63,9 +63,9 @@ public sealed partial class RaftServer
         foreach (var m in members.Members)
         {
             if (m.NodeId == _self.NodeId) continue;
-            if (System.Net.IPAddress.TryParse(m.Host.Trim('[', ']'), out var ip))
+            if (ClusterDefinition.LiteralEndPoint(m.Host, m.Port) is { } literal)
             {
-                _transport.Peers.Set(m.NodeId, new System.Net.IPEndPoint(ip, m.Port));
+                _transport.Peers.Set(m.NodeId, literal);
                 continue;
             }
             // A host name goes through DNS off the loop (a slow resolver must not stall heartbeats); the answer is used

@@ -430,13 +430,20 @@ public sealed class ClusterDefinition
         return ResolveEndPoint(host, port, null);
     }
 
+    /// <summary>The endpoint when <paramref name="host"/> is an IP literal (brackets allowed), else null: no DNS involved.</summary>
+    public static IPEndPoint? LiteralEndPoint(string host, int port)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return IPAddress.TryParse(StripBrackets(host), out var ip) ? new IPEndPoint(ip, port) : null;
+    }
+
     /// <summary>An IP literal as is; a host name through DNS, preferring IPv4 (local clusters bind 127.0.0.1).</summary>
     /// <exception cref="ClusterDefinitionException">The name does not resolve.</exception>
     public static IPEndPoint ResolveEndPoint(string host, int port, string? memberId = null)
     {
         ArgumentNullException.ThrowIfNull(host);
+        if (LiteralEndPoint(host, port) is { } literal) return literal;
         host = StripBrackets(host);
-        if (IPAddress.TryParse(host, out var ip)) return new IPEndPoint(ip, port);
         IPAddress[] addresses;
         try
         {

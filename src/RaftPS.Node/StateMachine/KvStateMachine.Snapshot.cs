@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using RaftPS.Protocol;
 
 namespace RaftPS.Node.StateMachine;
