@@ -12,6 +12,9 @@ public sealed partial class RaftServer
     // Reads accepted and not yet answered (batched, waiting for a quorum, or waiting for apply): bounds memory per read.
     private int _pendingReads;
 
+    /// <summary>Test hook: reads accepted and not yet answered (read off the loop thread: a snapshot, for polling).</summary>
+    internal int PendingReads => Volatile.Read(ref _pendingReads);
+
     private void HandleClient(ClientRequest r, EndPoint from)
     {
         var (status, error) = KvValidator.Validate(r, _options.Kv);

@@ -18,7 +18,9 @@ public class PendingRequestTests
         leader.Faults = new FaultSettings { PartitionedFrom = others.Select(id => cluster.Cluster.Find(id)!.NodeId).ToHashSet() };
         using var first = new RawClient(cluster.Cluster);
         var waiting = Task.Run(() => first.Send(leader.EndPoint, new ClientRequest { Op = ClientOp.Get, Key = "k" }, TimeSpan.FromSeconds(15)));
-        await Task.Delay(100);
+        // Until the leader holds it (a fixed pause was too short on a loaded machine): bounded.
+        for (int i = 0; i < 500 && leader.PendingReads == 0; i++) await Task.Delay(10);
+        Assert.Equal(1, leader.PendingReads);
 
         using var second = new RawClient(cluster.Cluster);
         var refused = second.Send(leader.EndPoint, new ClientRequest { Op = ClientOp.Get, Key = "k" }, TimeSpan.FromSeconds(5));
